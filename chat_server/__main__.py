@@ -1,0 +1,5 @@
+from chat_server.app import create_app
+from shared.service import main
+
+if __name__ == "__main__":
+    main("chat_server", create_app, lambda s: (s.chat_host, s.chat_port))
