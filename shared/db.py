@@ -12,11 +12,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                                   decoder=orjson.loads)
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    pass
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     # Handlers leave no session state behind (no SET, no LISTEN, no temp tables, no prepared
-    # statements by name), so the pool's default reset query (`RESET ALL; UNLISTEN *; ...` run on
+    # statements by name, transactions always closed by `async with`), so the pool's default reset query (`RESET ALL; UNLISTEN *; ...` run on
     # every release) buys nothing; an empty reset made queries 1.2-1.5x faster here.
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset="",
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_no_reset,
         command_timeout=30, server_settings={"application_name": "kefu"},
     )

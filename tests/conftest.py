@@ -1,0 +1,136 @@
+"""Test harness: a real Postgres, one migrated and seeded template database per run, and a fresh
+copy of it for every test that asks for `db_dsn` (CREATE DATABASE ... TEMPLATE takes ~0.1 s).
+
+With DATABASE_URL set, its server is used (databases are created beside the one it names and
+dropped at the end); otherwise a private server is started under a temporary folder.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Coroutine
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from shared.migrate import migrate
+from shared.pgserver import PgServer
+from shared.settings import Settings
+
+INTERNAL_KEY = "test-internal-key-0123456789"
+
+
+def run_sync(coro: Coroutine) -> Any:
+    """Run a coroutine to completion from sync code, on a private loop in another thread, so that
+    pytest-asyncio's loop is left alone."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> str:
+    """A DSN for a maintenance database on the Postgres server the tests use."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    folder = Path(tempfile.mkdtemp(prefix="kefu-test-pg-"))
+    server = PgServer(folder / "data")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _admin(dsn: str, *statements: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _seed(dsn: str) -> None:
+    """Load the demo data into the template, once it exists (shared.demo_data)."""
+    try:
+        from shared.demo_data import seed_demo
+    except ImportError:
+        return
+    run_sync(seed_demo(dsn))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_dsn: str) -> str:
+    name = f"kefu_tpl_{os.getpid()}_{secrets.token_hex(3)}"
+    run_sync(_admin(pg_server_dsn, f'CREATE DATABASE "{name}"'))
+    dsn = with_database(pg_server_dsn, name)
+    try:
+        run_sync(migrate(dsn))
+        _seed(dsn)
+        yield name
+    finally:
+        run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def db_dsn(pg_server_dsn: str, template_db: str) -> str:
+    """A private, migrated and seeded database for one test."""
+    name = f"kefu_t_{secrets.token_hex(5)}"
+    run_sync(_admin(pg_server_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    try:
+        yield with_database(pg_server_dsn, name)
+    finally:
+        run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings_env(db_dsn: str, tmp_path: Path) -> dict[str, str]:
+    """The environment the services would get; tests may change it before building Settings."""
+    return {
+        "DATABASE_URL": db_dsn,
+        "INTERNAL_API_KEY": INTERNAL_KEY,
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "DB_POOL_MIN": "1",
+        "DB_POOL_MAX": "5",
+        "TIME_ZONE": "Asia/Shanghai",
+    }
+
+
+@pytest.fixture
+def settings(settings_env: dict[str, str]) -> Settings:
+    return Settings.from_env(settings_env)
+
+
+@pytest.fixture
+async def db(db_dsn: str) -> asyncpg.Connection:
+    """A direct connection to the test's database, for arranging and checking rows."""
+    conn = await asyncpg.connect(db_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def commerce(aiohttp_client, settings: Settings):
+    """A running commerce API (real TCP, real Postgres) and a client for it."""
+    from commerce_api.app import create_app
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def chat(aiohttp_client, settings: Settings):
+    """A running chat server and a client for it."""
+    from chat_server.app import create_app
+    return await aiohttp_client(create_app(settings))
