@@ -119,7 +119,7 @@ CREATE INDEX goods_shop_listing ON goods (shop_id, sort DESC, id DESC) WHERE del
 
 CREATE TABLE "order" (
     id               serial PRIMARY KEY,
-    sn               text NOT NULL UNIQUE,
+    order_sn         text NOT NULL UNIQUE,
     user_id          integer NOT NULL REFERENCES "user" (id),
     shop_id          integer NOT NULL REFERENCES shop (id),
     order_type       smallint NOT NULL DEFAULT 0,       -- 0 normal, 1 seckill, 2 team, 3 bargain
