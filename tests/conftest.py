@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from shared.demo_data import seed_demo
 from shared.migrate import migrate
 from shared.pgserver import PgServer
 from shared.settings import Settings
@@ -63,15 +64,6 @@ async def _admin(dsn: str, *statements: str) -> None:
         await conn.close()
 
 
-def _seed(dsn: str) -> None:
-    """Load the demo data into the template, once it exists (shared.demo_data)."""
-    try:
-        from shared.demo_data import seed_demo
-    except ImportError:
-        return
-    run_sync(seed_demo(dsn))
-
-
 @pytest.fixture(scope="session")
 def template_db(pg_server_dsn: str) -> str:
     name = f"kefu_tpl_{os.getpid()}_{secrets.token_hex(3)}"
@@ -79,7 +71,7 @@ def template_db(pg_server_dsn: str) -> str:
     dsn = with_database(pg_server_dsn, name)
     try:
         run_sync(migrate(dsn))
-        _seed(dsn)
+        run_sync(seed_demo(dsn))
         yield name
     finally:
         run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
