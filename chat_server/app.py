@@ -1,11 +1,52 @@
 """App factory of the chat server."""
 from __future__ import annotations
 
+import asyncio
+from typing import AsyncIterator
+
 from aiohttp import web
 
-from shared.service import SETTINGS, add_health_routes, pool_ctx
+from chat_server import closecodes
+from chat_server.broker_memory import MemoryBroker
+from chat_server.chat import ChatService
+from chat_server.commerce import CommerceClient
+from chat_server.hub import Hub
+from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, SWEEPER
+from chat_server.presence_memory import MemoryPresence
+from chat_server.revocation import RevocationListener
+from chat_server.sweeper import IdleSweeper
+from chat_server.views import routes
+from shared.service import POOL, SETTINGS, add_health_routes, pool_ctx
 from shared.settings import Settings
 from shared.web import standard_middlewares
+
+
+async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: fan-out, presence, the commerce client, the chat service and background tasks."""
+    settings = app[SETTINGS]
+    broker, presence = MemoryBroker(), MemoryPresence()
+    hub = Hub(broker)
+    await broker.start(hub.deliver_local)
+    await presence.start()
+    commerce = CommerceClient(settings.commerce_url, settings.require_internal_key(), settings.commerce_timeout)
+    await commerce.start()
+    sweeper = IdleSweeper(settings.idle_timeout)
+    sweeper.start()
+    revocation = RevocationListener(settings.require_database(), hub)
+    revocation.start()
+    app[HUB], app[PRESENCE], app[COMMERCE], app[SWEEPER] = hub, presence, commerce, sweeper
+    app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce)
+    yield
+    await revocation.stop()
+    await sweeper.stop()
+    await commerce.close()
+    await presence.close()
+    await broker.close()
+
+
+async def close_connections(app: web.Application) -> None:
+    """on_shutdown: tell every client to reconnect elsewhere (1012) before the server stops."""
+    await asyncio.gather(*(conn.close(closecodes.RESTARTING) for conn in app[HUB]), return_exceptions=True)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -13,5 +54,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=standard_middlewares("chat_server"))
     app[SETTINGS] = settings
     app.cleanup_ctx.append(pool_ctx)
+    app.cleanup_ctx.append(chat_ctx)
+    app.on_shutdown.append(close_connections)
     add_health_routes(app)
+    routes.setup(app)
     return app

@@ -72,6 +72,14 @@ class Settings:
     db_pool_max: int
     commerce_timeout: float
     log_level: str
+    # chat server
+    idle_timeout: int
+    max_frame_bytes: int
+    max_text_length: int
+    outbox_frames: int
+    outbox_bytes: int
+    kefu_capacity: int
+    sync_replay_limit: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -118,6 +126,13 @@ class Settings:
             db_pool_max=pool_max,
             commerce_timeout=timeout_ms / 1000,
             log_level=log_level,
+            idle_timeout=_int(env, "CHAT_IDLE_TIMEOUT", 60, 5, 3600),
+            max_frame_bytes=_int(env, "CHAT_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+            max_text_length=_int(env, "CHAT_MAX_TEXT_LENGTH", 2000, 1, 100_000),
+            outbox_frames=_int(env, "CHAT_OUTBOX_FRAMES", 1000, 10, 1_000_000),
+            outbox_bytes=_int(env, "CHAT_OUTBOX_BYTES", 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+            kefu_capacity=_int(env, "KEFU_CAPACITY", 50, 1, 100_000),
+            sync_replay_limit=_int(env, "SYNC_REPLAY_LIMIT", 500, 1, 100_000),
         )
 
     def require_database(self) -> str:
@@ -143,7 +158,10 @@ class Settings:
             "internal_api_key": "INTERNAL_API_KEY", "user_token_ttl": "USER_TOKEN_TTL",
             "kefu_token_ttl": "KEFU_TOKEN_TTL", "admin_token_ttl": "ADMIN_TOKEN_TTL",
             "time_zone": "TIME_ZONE", "db_pool_min": "DB_POOL_MIN", "db_pool_max": "DB_POOL_MAX",
-            "log_level": "LOG_LEVEL",
+            "log_level": "LOG_LEVEL", "idle_timeout": "CHAT_IDLE_TIMEOUT",
+            "max_frame_bytes": "CHAT_MAX_FRAME_BYTES", "max_text_length": "CHAT_MAX_TEXT_LENGTH",
+            "outbox_frames": "CHAT_OUTBOX_FRAMES", "outbox_bytes": "CHAT_OUTBOX_BYTES",
+            "kefu_capacity": "KEFU_CAPACITY", "sync_replay_limit": "SYNC_REPLAY_LIMIT",
         }
         env = {var: str(getattr(self, attr)) for attr, var in names.items() if getattr(self, attr) is not None}
         env["COMMERCE_TIMEOUT_MS"] = str(int(self.commerce_timeout * 1000))

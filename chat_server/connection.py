@@ -1,0 +1,129 @@
+"""One authenticated WebSocket connection and its bounded outbound queue.
+
+`send()` never blocks and never awaits: it appends to the connection's queue, and a writer task,
+started only while there is something to write, drains it. A connection whose queue passes its
+bound (frames or bytes) is a slow consumer: it is closed with 4009, so that one slow socket never
+stalls the others or grows memory without bound. Idle connections hold no task at all.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+
+from chat_server import closecodes
+from chat_server.closecodes import CloseCode
+from chat_server.protocol import message_frame
+
+log = logging.getLogger("kefu.chat.conn")
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is on the other end. For a user, shop_id is the shop the socket was opened for; for a
+    kefu, its own shop (from its `kefu` row, never from the query string)."""
+    role: str            # "user" | "kefu"
+    id: int
+    shop_id: int
+    client: int
+    nickname: str
+    avatar: str
+
+    @property
+    def topic(self) -> str:
+        """The fan-out topic of this principal's connections (see hub)."""
+        return user_topic(self.shop_id, self.id) if self.role == "user" else kefu_topic(self.id)
+
+
+def user_topic(shop_id: int, user_id: int) -> str:
+    return f"u:{shop_id}:{user_id}"
+
+
+def kefu_topic(kefu_id: int) -> str:
+    return f"k:{kefu_id}"
+
+
+class Connection:
+    __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_writer",
+                 "max_frames", "max_bytes", "typing_at", "inbox", "worker", "__weakref__")
+
+    def __init__(self, ws: web.WebSocketResponse, principal: Principal, *, max_frames: int, max_bytes: int):
+        self.id = next(_ids)
+        self.ws = ws
+        self.principal = principal
+        self.last_seen = time.monotonic()
+        self.closing = False
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._writer: asyncio.Task | None = None
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.typing_at = 0.0     # when this connection last had a typing frame forwarded
+        # Client events waiting to be handled in order, and the task handling them (while any).
+        self.inbox: deque = deque()
+        self.worker: asyncio.Task | None = None
+
+    def __repr__(self) -> str:
+        p = self.principal
+        return f"<Connection {self.id} {p.role}:{p.id} shop {p.shop_id}>"
+
+    def send(self, payload: bytes) -> None:
+        """Queue a text frame. Overflowing the bound closes the connection as a slow consumer."""
+        if self.closing:
+            return
+        if len(self._queue) >= self.max_frames or self._queued_bytes + len(payload) > self.max_bytes:
+            log.warning("%r: outbound queue full (%d frames, %d bytes); closing as slow consumer",
+                        self, len(self._queue), self._queued_bytes)
+            self.close_soon(closecodes.SLOW_CONSUMER)
+            return
+        self._queue.append(payload)
+        self._queued_bytes += len(payload)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue and not self.ws.closed:
+                payload = self._queue.popleft()
+                self._queued_bytes -= len(payload)
+                await self.ws.send_frame(payload, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            # The peer went away mid-write; the read loop sees the close and unregisters us.
+            self._queue.clear()
+            self._queued_bytes = 0
+        finally:
+            self._writer = None
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (bounded) until everything queued so far has been written."""
+        writer = self._writer
+        if writer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
+            except (asyncio.TimeoutError, Exception):
+                pass
+
+    def close_soon(self, code: CloseCode, message: str | None = None) -> None:
+        """Close from anywhere without awaiting: an optional error frame, then the close frame."""
+        if self.closing:
+            return
+        asyncio.get_running_loop().create_task(self.close(code, message))
+
+    async def close(self, code: CloseCode, message: str | None = None, flush_timeout: float = 1.0) -> None:
+        if self.closing:
+            return
+        if message:
+            self.send(message_frame("error", message))
+        self.closing = True
+        await self.flush(flush_timeout)
+        try:
+            await self.ws.close(code=code.code, message=code.reason.encode())
+        except Exception:  # already gone: nothing left to tell it
+            pass

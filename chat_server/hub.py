@@ -1,0 +1,52 @@
+"""The node's registry of its own connections, by topic, and local delivery.
+
+Publishing goes through the broker, so that the same path serves one node and many: the broker
+hands every message of a subscribed topic back to `deliver_local`.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterator
+
+from chat_server.broker import Broker
+from chat_server.connection import Connection
+
+
+class Hub:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._topics: defaultdict[str, set[Connection]] = defaultdict(set)
+
+    async def add(self, conn: Connection) -> None:
+        topic = conn.principal.topic
+        first = topic not in self._topics
+        self._topics[topic].add(conn)
+        if first:
+            await self.broker.subscribe(topic)
+
+    async def remove(self, conn: Connection) -> None:
+        topic = conn.principal.topic
+        conns = self._topics.get(topic)
+        if conns is None or conn not in conns:
+            return
+        conns.discard(conn)
+        if not conns:
+            del self._topics[topic]
+            await self.broker.unsubscribe(topic)
+
+    def deliver_local(self, topic: str, payload: bytes) -> None:
+        for conn in tuple(self._topics.get(topic, ())):
+            conn.send(payload)
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self.broker.publish(topic, payload)
+
+    def local(self, topic: str) -> set[Connection]:
+        return self._topics.get(topic, set())
+
+    def __iter__(self) -> Iterator[Connection]:
+        for conns in tuple(self._topics.values()):
+            yield from tuple(conns)
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._topics.values())

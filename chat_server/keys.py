@@ -1,0 +1,16 @@
+"""Typed keys of the chat server's application state."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from chat_server.chat import ChatService
+from chat_server.commerce import CommerceClient
+from chat_server.hub import Hub
+from chat_server.presence import Presence
+from chat_server.sweeper import IdleSweeper
+
+HUB = web.AppKey("hub", Hub)
+PRESENCE = web.AppKey("presence", Presence)
+COMMERCE = web.AppKey("commerce", CommerceClient)
+CHAT = web.AppKey("chat", ChatService)
+SWEEPER = web.AppKey("sweeper", IdleSweeper)

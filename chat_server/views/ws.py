@@ -1,0 +1,181 @@
+"""The WebSocket endpoint (`/` and `/ws`): handshake, read loop, dispatch.
+
+Pings are answered inline the moment they are read; every other event is queued on the
+connection and handled in order by a worker task, so a slow database never delays a ping and one
+connection's events never overtake each other. A connection with too many events waiting is
+flooding and is closed (4008).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+from aiohttp import WSMsgType, web
+
+from chat_server import closecodes, errors
+from chat_server.chat import ChatError, ChatService
+from chat_server.closecodes import CloseCode
+from chat_server.connection import Connection, Principal
+from chat_server.data import principals
+from chat_server.keys import CHAT, HUB, PRESENCE, SWEEPER
+from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping, Read, Sync, Transfer, Typing,
+                                  UserOnline, decode, message_frame, ping_frame, to_int)
+from shared.service import POOL, SETTINGS
+from shared.tokens import is_token_shaped
+
+log = logging.getLogger("kefu.chat.ws")
+
+USER_CLIENTS = frozenset({1, 2, 3, 4, 6})
+KEFU_CLIENT = 5
+MAX_INBOX = 32
+
+# Database trouble: the event fails with a "busy" error frame; nothing was half-written.
+DB_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+             asyncpg.TooManyConnectionsError, ConnectionError, OSError, asyncio.TimeoutError)
+
+
+class HandshakeRefused(Exception):
+    def __init__(self, code: CloseCode, msg: str):
+        super().__init__(msg)
+        self.code, self.msg = code, msg
+
+
+async def authenticate(pool: asyncpg.Pool, query) -> Principal:
+    """The principal behind the query string, or HandshakeRefused (spec §2)."""
+    role = query.get("type", "")
+    if role not in ("user", "kefu"):
+        raise HandshakeRefused(closecodes.FORBIDDEN, errors.BAD_TYPE)
+    client = to_int(query.get("client", ""))
+    if client is None or (role == "user" and client not in USER_CLIENTS) or (role == "kefu" and client != KEFU_CLIENT):
+        raise HandshakeRefused(closecodes.FORBIDDEN, errors.BAD_CLIENT)
+    raw_shop = query.get("shop_id", "")
+    shop_id = to_int(raw_shop) if raw_shop not in ("", "undefined", "null") else None
+    if raw_shop not in ("", "undefined", "null") and shop_id is None:
+        raise HandshakeRefused(closecodes.FORBIDDEN, errors.NO_SUCH_SHOP)
+    token = query.get("token", "")
+    if not is_token_shaped(token):
+        raise HandshakeRefused(closecodes.AUTH_FAILED, errors.BAD_TOKEN)
+    if role == "user":
+        row = await principals.user_by_token(pool, token, client)
+        if row is None:
+            raise HandshakeRefused(closecodes.AUTH_FAILED, errors.BAD_TOKEN)
+        shop_id = shop_id or 0
+        if not await principals.shop_exists(pool, shop_id):
+            raise HandshakeRefused(closecodes.FORBIDDEN, errors.NO_SUCH_SHOP)
+        return Principal("user", row["id"], shop_id, client, row["nickname"], row["avatar"])
+    row = await principals.kefu_by_token(pool, token, client)
+    if row is None:
+        raise HandshakeRefused(closecodes.AUTH_FAILED, errors.BAD_TOKEN)
+    if shop_id is not None and shop_id != row["shop_id"]:
+        # The kefu's shop comes from its row; a console claiming another shop is refused.
+        raise HandshakeRefused(closecodes.FORBIDDEN, errors.WRONG_SHOP)
+    return Principal("kefu", row["id"], row["shop_id"], client, row["nickname"], row["avatar"])
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    ws = web.WebSocketResponse(max_msg_size=settings.max_frame_bytes, compress=False, heartbeat=None,
+                               decode_text=False)
+    if not ws.can_prepare(request).ok:
+        return web.json_response({"service": "kefu chat server",
+                                  "websocket": "connect with ?token=&type=user|kefu&client=&shop_id="})
+    await ws.prepare(request)
+    try:
+        principal = await authenticate(request.app[POOL], request.query)
+    except HandshakeRefused as refused:
+        await ws.send_frame(message_frame("error", refused.msg), WSMsgType.TEXT)
+        await ws.close(code=refused.code.code, message=refused.code.reason.encode())
+        return ws
+    except DB_ERRORS:
+        await ws.send_frame(message_frame("error", errors.BUSY), WSMsgType.TEXT)
+        await ws.close(code=closecodes.UNAVAILABLE.code, message=closecodes.UNAVAILABLE.reason.encode())
+        return ws
+
+    conn = Connection(ws, principal, max_frames=settings.outbox_frames, max_bytes=settings.outbox_bytes)
+    conn.send(ping_frame(time.time()))
+    conn.send(LOGIN_FRAME)
+    await register(request.app, conn)
+    try:
+        await read_loop(request.app, conn)
+    finally:
+        await unregister(request.app, conn)
+    return ws
+
+
+async def register(app: web.Application, conn: Connection) -> None:
+    await app[HUB].add(conn)
+    await app[PRESENCE].connect(conn.principal)
+    app[SWEEPER].track(conn)
+
+
+async def unregister(app: web.Application, conn: Connection) -> None:
+    conn.closing = True
+    await app[HUB].remove(conn)
+    last, owner = await app[PRESENCE].disconnect(conn.principal)
+    if last and conn.principal.role == "user":
+        try:
+            await app[CHAT].user_went_offline(conn.principal, owner)
+        except DB_ERRORS:
+            log.warning("could not tell the kefu that user %s went offline: database unavailable", conn.principal.id)
+
+
+async def read_loop(app: web.Application, conn: Connection) -> None:
+    ws = conn.ws
+    while True:
+        msg = await ws.receive()
+        if msg.type == WSMsgType.TEXT:
+            conn.last_seen = time.monotonic()
+            on_text(app[CHAT], conn, msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await conn.close(closecodes.POLICY, "不支持二进制消息")
+            return
+        else:   # CLOSE, CLOSING, CLOSED, or ERROR (aiohttp already closed with 1009 for a too-large frame)
+            return
+        if conn.closing:
+            return
+
+
+def on_text(chat: ChatService, conn: Connection, raw: bytes) -> None:
+    try:
+        event = decode(raw)
+    except BadFrame as bad:
+        if bad.fatal:
+            conn.close_soon(closecodes.POLICY, str(bad))
+        else:
+            conn.send(message_frame("error", str(bad)))
+        return
+    kind = type(event)
+    if kind is Ping:
+        conn.send(ping_frame(time.time()))
+        return
+    if kind not in ROLE_EVENTS[conn.principal.role]:
+        conn.send(message_frame("error", errors.WRONG_ROLE))
+        return
+    if len(conn.inbox) >= MAX_INBOX:
+        conn.close_soon(closecodes.RATE_LIMITED, errors.TOO_FAST)
+        return
+    conn.inbox.append(event)
+    if conn.worker is None:
+        conn.worker = asyncio.get_running_loop().create_task(work(chat, conn))
+
+
+async def work(chat: ChatService, conn: Connection) -> None:
+    handlers = {Chat: chat.send, UserOnline: chat.user_online, Transfer: chat.transfer, Read: chat.read,
+                Sync: chat.sync, Typing: chat.typing}
+    try:
+        while conn.inbox:
+            event = conn.inbox.popleft()
+            try:
+                await handlers[type(event)](conn, event.data)
+            except ChatError as exc:
+                conn.send(message_frame("error", exc.msg))
+            except DB_ERRORS as exc:
+                log.warning("%r: %s failed, database unavailable: %s", conn, type(event).__name__, exc)
+                conn.send(message_frame("error", errors.BUSY))
+            except Exception:
+                log.exception("%r: %s failed", conn, type(event).__name__)
+                conn.send(message_frame("error", errors.BUSY))
+    finally:
+        conn.worker = None
