@@ -11,7 +11,7 @@ from chat_server.broker_memory import MemoryBroker
 from chat_server.chat import ChatService
 from chat_server.commerce import CommerceClient
 from chat_server.hub import Hub
-from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, SWEEPER
+from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, REVOCATION, SWEEPER
 from chat_server.presence_memory import MemoryPresence
 from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
@@ -34,7 +34,7 @@ async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
     sweeper.start()
     revocation = RevocationListener(settings.require_database(), hub)
     revocation.start()
-    app[HUB], app[PRESENCE], app[COMMERCE], app[SWEEPER] = hub, presence, commerce, sweeper
+    app[HUB], app[PRESENCE], app[COMMERCE], app[SWEEPER], app[REVOCATION] = hub, presence, commerce, sweeper, revocation
     app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce)
     yield
     await revocation.stop()

@@ -7,6 +7,7 @@ from chat_server.chat import ChatService
 from chat_server.commerce import CommerceClient
 from chat_server.hub import Hub
 from chat_server.presence import Presence
+from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
 
 HUB = web.AppKey("hub", Hub)
@@ -14,3 +15,4 @@ PRESENCE = web.AppKey("presence", Presence)
 COMMERCE = web.AppKey("commerce", CommerceClient)
 CHAT = web.AppKey("chat", ChatService)
 SWEEPER = web.AppKey("sweeper", IdleSweeper)
+REVOCATION = web.AppKey("revocation", RevocationListener)

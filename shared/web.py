@@ -158,12 +158,15 @@ def paged(rows: list[Any], count: int, page_no: int, page_size: int) -> dict[str
 async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Any origin may call, with the `token` header; a preflight answers empty."""
     if request.method == "OPTIONS":
-        response: web.StreamResponse = web.Response()
-    else:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
+        return _allow_cors(web.Response())
+    try:
+        return _allow_cors(await handler(request))
+    except web.HTTPException as exc:   # 404s and the like carry the headers too
+        _allow_cors(exc)
+        raise
+
+
+def _allow_cors(response: web.StreamResponse) -> web.StreamResponse:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Allow-Headers"] = "token, content-type, x-requested-with"
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"

@@ -30,6 +30,7 @@ log = logging.getLogger("kefu.chat.ws")
 USER_CLIENTS = frozenset({1, 2, 3, 4, 6})
 KEFU_CLIENT = 5
 MAX_INBOX = 32
+_cleanups: set[asyncio.Task] = set()   # strong references until each unregister finishes
 
 # Database trouble: the event fails with a "busy" error frame; nothing was half-written.
 DB_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
@@ -100,7 +101,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         await read_loop(request.app, conn)
     finally:
-        await unregister(request.app, conn)
+        # Shielded: aiohttp may cancel the handler when the peer disconnects, and presence must
+        # still be updated and the kefu told that the user went offline.
+        cleanup = asyncio.get_running_loop().create_task(unregister(request.app, conn))
+        _cleanups.add(cleanup)
+        cleanup.add_done_callback(_cleanups.discard)
+        await asyncio.shield(cleanup)
     return ws
 
 
