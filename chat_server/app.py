@@ -11,10 +11,11 @@ from chat_server.broker_memory import MemoryBroker
 from chat_server.chat import ChatService
 from chat_server.commerce import CommerceClient
 from chat_server.hub import Hub
-from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, REVOCATION, SWEEPER
+from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, REVOCATION, SWEEPER, TASKS
 from chat_server.presence_memory import MemoryPresence
 from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
+from chat_server.tasks import Tasks
 from chat_server.views import routes
 from shared.service import POOL, SETTINGS, add_health_routes, pool_ctx
 from shared.settings import Settings
@@ -36,7 +37,10 @@ async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
     revocation.start()
     app[HUB], app[PRESENCE], app[COMMERCE], app[SWEEPER], app[REVOCATION] = hub, presence, commerce, sweeper, revocation
     app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce)
+    app[TASKS] = Tasks()
     yield
+    # Events already accepted and unregistrations still need the database: let them finish.
+    await app[TASKS].drain(timeout=10)
     await revocation.stop()
     await sweeper.stop()
     await commerce.close()

@@ -9,6 +9,7 @@ from chat_server.hub import Hub
 from chat_server.presence import Presence
 from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
+from chat_server.tasks import Tasks
 
 HUB = web.AppKey("hub", Hub)
 PRESENCE = web.AppKey("presence", Presence)
@@ -16,3 +17,4 @@ COMMERCE = web.AppKey("commerce", CommerceClient)
 CHAT = web.AppKey("chat", ChatService)
 SWEEPER = web.AppKey("sweeper", IdleSweeper)
 REVOCATION = web.AppKey("revocation", RevocationListener)
+TASKS = web.AppKey("tasks", Tasks)

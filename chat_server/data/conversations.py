@@ -203,3 +203,9 @@ async def owner_loads(db: DB, shop_id: int, kefu_ids: list[int]) -> dict[int, in
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def owned_user_ids(db: DB, shop_id: int, kefu_id: int) -> list[int]:
+    """The buyers whose conversation with the shop this kefu owns (to ask presence who is online)."""
+    rows = await db.fetch("SELECT user_id FROM chat_relation WHERE shop_id = $1 AND kefu_id = $2", shop_id, kefu_id)
+    return [r["user_id"] for r in rows]

@@ -95,3 +95,25 @@ async def close_kefu_session(db: DB, token: str) -> int | None:
         """WITH s AS (UPDATE kefu_session SET expire_time = now(), update_time = now()
                        WHERE token = $1 AND expire_time > now() RETURNING kefu_id)
            SELECT kefu_id FROM s, pg_notify('kefu_revoked', s.kefu_id::text)""", token)
+
+
+async def kefu_by_session_token(db: DB, token: str) -> asyncpg.Record | None:
+    """The usable kefu behind an unexpired HTTP token (the console's `token` header), any client."""
+    return await db.fetchrow(
+        f"""SELECT k.id, k.shop_id, k.nickname, k.avatar FROM kefu_session s JOIN kefu k ON k.id = s.kefu_id
+             WHERE s.token = $1 AND s.expire_time > now() AND {_KEFU_USABLE}""",
+        token)
+
+
+async def user_by_session_token(db: DB, token: str) -> asyncpg.Record | None:
+    """The live, enabled buyer behind an unexpired HTTP token, any client."""
+    return await db.fetchrow(
+        """SELECT u.id, u.nickname, u.avatar FROM session s JOIN "user" u ON u.id = s.user_id
+            WHERE s.token = $1 AND s.expire_time > now() AND u.del = 0 AND u.disable = 0""",
+        token)
+
+
+async def kefu_card(db: DB, shop_id: int, kefu_id: int) -> asyncpg.Record | None:
+    """{id, nickname, avatar} of a live kefu of the shop (who a buyer is talking to)."""
+    return await db.fetchrow("SELECT id, nickname, avatar FROM kefu WHERE id = $1 AND shop_id = $2 AND del = 0",
+                             kefu_id, shop_id)

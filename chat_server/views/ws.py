@@ -19,7 +19,7 @@ from chat_server.chat import ChatError, ChatService
 from chat_server.closecodes import CloseCode
 from chat_server.connection import Connection, Principal
 from chat_server.data import principals
-from chat_server.keys import CHAT, HUB, PRESENCE, SWEEPER
+from chat_server.keys import CHAT, HUB, PRESENCE, SWEEPER, TASKS
 from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping, Read, Sync, Transfer, Typing,
                                   UserOnline, decode, message_frame, ping_frame, to_int)
 from shared.service import POOL, SETTINGS
@@ -30,7 +30,6 @@ log = logging.getLogger("kefu.chat.ws")
 USER_CLIENTS = frozenset({1, 2, 3, 4, 6})
 KEFU_CLIENT = 5
 MAX_INBOX = 32
-_cleanups: set[asyncio.Task] = set()   # strong references until each unregister finishes
 
 # Database trouble: the event fails with a "busy" error frame; nothing was half-written.
 DB_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
@@ -103,10 +102,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         # Shielded: aiohttp may cancel the handler when the peer disconnects, and presence must
         # still be updated and the kefu told that the user went offline.
-        cleanup = asyncio.get_running_loop().create_task(unregister(request.app, conn))
-        _cleanups.add(cleanup)
-        cleanup.add_done_callback(_cleanups.discard)
-        await asyncio.shield(cleanup)
+        await asyncio.shield(request.app[TASKS].spawn(unregister(request.app, conn)))
     return ws
 
 
@@ -123,8 +119,8 @@ async def unregister(app: web.Application, conn: Connection) -> None:
     if last and conn.principal.role == "user":
         try:
             await app[CHAT].user_went_offline(conn.principal, owner)
-        except DB_ERRORS:
-            log.warning("could not tell the kefu that user %s went offline: database unavailable", conn.principal.id)
+        except Exception as exc:   # best effort: the kefu's list shows presence on its next load anyway
+            log.warning("could not tell the kefu that user %s went offline: %r", conn.principal.id, exc)
 
 
 async def read_loop(app: web.Application, conn: Connection) -> None:
@@ -133,7 +129,7 @@ async def read_loop(app: web.Application, conn: Connection) -> None:
         msg = await ws.receive()
         if msg.type == WSMsgType.TEXT:
             conn.last_seen = time.monotonic()
-            on_text(app[CHAT], conn, msg.data)
+            on_text(app, conn, msg.data)
         elif msg.type == WSMsgType.BINARY:
             await conn.close(closecodes.POLICY, "不支持二进制消息")
             return
@@ -143,7 +139,7 @@ async def read_loop(app: web.Application, conn: Connection) -> None:
             return
 
 
-def on_text(chat: ChatService, conn: Connection, raw: bytes) -> None:
+def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
     try:
         event = decode(raw)
     except BadFrame as bad:
@@ -164,7 +160,7 @@ def on_text(chat: ChatService, conn: Connection, raw: bytes) -> None:
         return
     conn.inbox.append(event)
     if conn.worker is None:
-        conn.worker = asyncio.get_running_loop().create_task(work(chat, conn))
+        conn.worker = app[TASKS].spawn(work(app[CHAT], conn))
 
 
 async def work(chat: ChatService, conn: Connection) -> None:
