@@ -88,12 +88,14 @@ class PgServer:
     def _prepare_dirs(self) -> None:
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
         if self.run_as:
-            # The server user must be able to reach the folder: open up the path (x only) and
-            # hand it the data directory and log.
-            for parent in [self.datadir.parent, *self.datadir.parent.parents]:
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    os.chmod(parent, mode | 0o001)
+            # The server user must be able to reach the folder and the binaries (a wheel's live in a
+            # virtualenv that may sit in root's home): open up both paths (x only) and hand it the
+            # data directory and log.
+            for path in (self.datadir.parent, self.bin_dir):
+                for parent in [path, *path.parents]:
+                    mode = parent.stat().st_mode
+                    if not mode & 0o001:
+                        os.chmod(parent, mode | 0o001)
             self.datadir.mkdir(mode=0o700, exist_ok=True)
             self.logfile.touch(exist_ok=True)
             pw = pwd.getpwnam(self.run_as)
