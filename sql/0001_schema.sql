@@ -238,6 +238,32 @@ CREATE TABLE kefu_session (
     UNIQUE (kefu_id, client)
 );
 
+-- A back-office account that is disabled or deleted takes its kefu out of the chat: their
+-- sessions go and, in the same transaction, `kefu_revoked` carries each kefu id to the chat
+-- servers, which LISTEN and close that kefu's sockets. A trigger, because the mall changes these
+-- accounts from its own back office, outside this project's code.
+CREATE FUNCTION revoke_kefu_of_admin() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    kefu_shop integer;
+    revoked integer;
+BEGIN
+    IF TG_TABLE_NAME = 'admin' THEN
+        kefu_shop := 0;
+    ELSE
+        kefu_shop := NEW.shop_id;
+    END IF;
+    FOR revoked IN SELECT id FROM kefu WHERE shop_id = kefu_shop AND admin_id = NEW.id AND del = 0 LOOP
+        DELETE FROM kefu_session WHERE kefu_id = revoked;
+        PERFORM pg_notify('kefu_revoked', revoked::text);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER admin_revokes_kefu AFTER UPDATE OF disable, del ON admin
+    FOR EACH ROW WHEN (NEW.disable <> 0 OR NEW.del <> 0) EXECUTE FUNCTION revoke_kefu_of_admin();
+CREATE TRIGGER shop_admin_revokes_kefu AFTER UPDATE OF disable, del ON shop_admin
+    FOR EACH ROW WHEN (NEW.disable <> 0 OR NEW.del <> 0) EXECUTE FUNCTION revoke_kefu_of_admin();
+
 -- Quick replies, per shop; title and content each unique within a shop.
 CREATE TABLE kefu_lang (
     id           serial PRIMARY KEY,
