@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import AsyncIterator
 
 from aiohttp import web
 
 from chat_server import closecodes
 from chat_server.broker_memory import MemoryBroker
+from chat_server.broker_redis import RedisBroker
 from chat_server.chat import ChatService
 from chat_server.commerce import CommerceClient
 from chat_server.hub import Hub
 from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, REVOCATION, SWEEPER, TASKS
 from chat_server.presence_memory import MemoryPresence
+from chat_server.presence_redis import RedisPresence
+from chat_server.protocol import frame
 from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
 from chat_server.tasks import Tasks
@@ -25,8 +29,15 @@ from shared.web import standard_middlewares
 async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: fan-out, presence, the commerce client, the chat service and background tasks."""
     settings = app[SETTINGS]
-    broker, presence = MemoryBroker(), MemoryPresence()
-    hub = Hub(broker)
+    hub = Hub(MemoryBroker())
+    if settings.redis_url:
+        node_id = secrets.token_hex(8)
+        hub.broker = RedisBroker(settings.redis_url, hub.topics, on_reconnect=lambda: ask_all_to_sync(hub),
+                                 node_id=node_id)
+        presence = RedisPresence(settings.redis_url, node_id, ttl=settings.presence_ttl)
+    else:
+        presence = MemoryPresence()
+    broker = hub.broker
     await broker.start(hub.deliver_local)
     await presence.start()
     commerce = CommerceClient(settings.commerce_url, settings.require_internal_key(), settings.commerce_timeout)
@@ -46,6 +57,13 @@ async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
     await commerce.close()
     await presence.close()
     await broker.close()
+
+
+async def ask_all_to_sync(hub: Hub) -> None:
+    """After a Redis outage frames from other nodes may have been missed: every client re-syncs."""
+    payload = frame("resync", {})
+    for conn in hub:
+        conn.send(payload)
 
 
 async def close_connections(app: web.Application) -> None:

@@ -22,4 +22,4 @@ class Broker(Protocol):
     async def unsubscribe(self, topic: str) -> None: ...
 
     async def publish(self, topic: str, payload: bytes) -> None:
-        """Deliver `payload` to every subscriber of `topic` on every node."""
+        """Deliver `payload` to the subscribers of `topic` on every *other* node."""

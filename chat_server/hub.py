@@ -1,7 +1,8 @@
-"""The node's registry of its own connections, by topic, and local delivery.
+"""The node's registry of its own connections, by topic, and delivery.
 
-Publishing goes through the broker, so that the same path serves one node and many: the broker
-hands every message of a subscribed topic back to `deliver_local`.
+Publishing delivers to this node's connections at once (in call order, which is commit order
+for the callers) and hands the frame to the broker for the other nodes; the broker hands frames
+published elsewhere back to `deliver_local`.
 """
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ class Hub:
             conn.send(payload)
 
     async def publish(self, topic: str, payload: bytes) -> None:
+        self.deliver_local(topic, payload)
         await self.broker.publish(topic, payload)
+
+    def topics(self) -> list[str]:
+        return list(self._topics)
 
     def local(self, topic: str) -> set[Connection]:
         return self._topics.get(topic, set())

@@ -80,6 +80,7 @@ class Settings:
     outbox_bytes: int
     kefu_capacity: int
     sync_replay_limit: int
+    presence_ttl: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -133,6 +134,7 @@ class Settings:
             outbox_bytes=_int(env, "CHAT_OUTBOX_BYTES", 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
             kefu_capacity=_int(env, "KEFU_CAPACITY", 50, 1, 100_000),
             sync_replay_limit=_int(env, "SYNC_REPLAY_LIMIT", 500, 1, 100_000),
+            presence_ttl=_int(env, "PRESENCE_TTL", 15, 3, 600),
         )
 
     def require_database(self) -> str:
@@ -162,6 +164,7 @@ class Settings:
             "max_frame_bytes": "CHAT_MAX_FRAME_BYTES", "max_text_length": "CHAT_MAX_TEXT_LENGTH",
             "outbox_frames": "CHAT_OUTBOX_FRAMES", "outbox_bytes": "CHAT_OUTBOX_BYTES",
             "kefu_capacity": "KEFU_CAPACITY", "sync_replay_limit": "SYNC_REPLAY_LIMIT",
+            "presence_ttl": "PRESENCE_TTL",
         }
         env = {var: str(getattr(self, attr)) for attr, var in names.items() if getattr(self, attr) is not None}
         env["COMMERCE_TIMEOUT_MS"] = str(int(self.commerce_timeout * 1000))

@@ -115,14 +115,61 @@ async def db(db_dsn: str) -> asyncpg.Connection:
 
 
 @pytest.fixture
-async def commerce(aiohttp_client, settings: Settings):
+async def commerce(settings: Settings, aiohttp_client):
+    # settings (and so the database) first: fixtures are torn down in reverse, the app before its database
     """A running commerce API (real TCP, real Postgres) and a client for it."""
     from commerce_api.app import create_app
     return await aiohttp_client(create_app(settings))
 
 
 @pytest.fixture
-async def chat(aiohttp_client, settings: Settings):
+async def chat(settings: Settings, aiohttp_client):
     """A running chat server and a client for it."""
     from chat_server.app import create_app
     return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """A Redis for multi-node tests: REDIS_URL when set, else a private redis-server on a free port."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("multi-node tests need Redis: set REDIS_URL or install redis-server "
+                    "(apt-get install redis-server); .ci/run installs it")
+    import socket
+    import subprocess
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tempfile.mkdtemp(prefix="kefu-test-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """A Redis database of its own for one test (flushed before use)."""
+    import redis as redis_sync
+    base = redis_server_url.rsplit("/", 1)[0]
+    db_index = 1 + secrets.randbelow(15)
+    url = f"{base}/{db_index}"
+    redis_sync.Redis.from_url(url).flushdb()
+    return url

@@ -133,7 +133,8 @@ async def chat_settings(settings_env: dict, commerce_server: TestServer) -> Sett
 
 
 @pytest.fixture
-async def live(aiohttp_client, chat_settings: Settings, db) -> Chat:
+async def live(chat_settings: Settings, db, aiohttp_client) -> Chat:
+    # the database first, so that it is torn down after the app
     from chat_server.app import create_app
     app = create_app(chat_settings)
     client = await aiohttp_client(app)

@@ -18,7 +18,7 @@ async def db_proxy(db_dsn):
     await proxy.close()
 
 
-async def test_database_down_then_back(aiohttp_client, settings_env, commerce_server, db, db_proxy):
+async def test_database_down_then_back(settings_env, commerce_server, db, db_proxy, aiohttp_client):
     from chat_server.app import create_app
     proxy, proxied_dsn = db_proxy
     settings = Settings.from_env({**settings_env, "DATABASE_URL": proxied_dsn,

@@ -105,7 +105,7 @@ async def test_echo_reaches_every_connection_of_sender_and_recipient(live):
     assert len({f["id"] for f in frames}) == 1
 
 
-async def test_sync_replays_in_order_or_refuses_past_the_bound(aiohttp_client, settings_env, commerce_server, db):
+async def test_sync_replays_in_order_or_refuses_past_the_bound(settings_env, commerce_server, db, aiohttp_client):
     from chat_server.app import create_app
     from shared.settings import Settings
     from tests.chat_server.conftest import Chat
