@@ -87,7 +87,7 @@ async def logout(request: web.Request) -> web.Response:
 async def _conversation_user(request: web.Request, shop_id: int, args: dict) -> int:
     """The `user_id` asked about, provided that buyer has a conversation with the kefu's shop."""
     user_id = args["user_id"]
-    if False:
+    if not await conversations.conversation_exists(request.app[POOL], shop_id, user_id):
         raise ApiError(NO_SUCH_USER)
     return user_id
 
@@ -102,7 +102,7 @@ async def user_list(request: web.Request) -> web.Response:
     pool, tz = request.app[POOL], request.app[SETTINGS].time_zone
     owned = await conversations.owned_user_ids(pool, kefu["shop_id"], kefu["id"])
     online = await request.app[PRESENCE].users_online(kefu["shop_id"], owned) if owned else set()
-    rows, count = await conversations.kefu_conversations(pool, kefu["id"], [], args["nickname"] or None,
+    rows, count = await conversations.kefu_conversations(pool, kefu["id"], sorted(online), args["nickname"] or None,
                                                          page_no, page_size)
     return ok(paged([wire.relation(r, tz, r["user_id"] in online) for r in rows], count, page_no, page_size))
 
