@@ -1,7 +1,9 @@
 """Who owns a conversation (spec §6): sticky to the last kefu while it is online and under its
 capacity, else the least-loaded online kefu of the shop; with nobody online the conversation still
 gets an owner (the last one, else the least-loaded usable kefu) so that the buyer can leave an
-offline message. The buyer's `kefu_id` is only a hint, honoured when that kefu is of the shop."""
+offline message. The buyer's `kefu_id` is only a hint, honoured when that kefu is of the shop: it
+breaks ties between equally loaded kefu, and picks the owner of a new conversation when nobody is
+online."""
 from __future__ import annotations
 
 import asyncpg
@@ -17,11 +19,10 @@ async def choose_owner(pool: asyncpg.Pool, presence: Presence, shop_id: int, cur
     if not usable:
         return None
     online = {k: load for k, load in (await presence.online_kefu(shop_id)).items() if k in usable}
-    for preferred in (current, hint):
-        if preferred in online and online[preferred] < capacity:
-            return preferred
+    if current in online and online[current] < capacity:
+        return current
     if online:
-        return min(online, key=lambda k: (online[k], usable[k], k))
+        return min(online, key=lambda k: (online[k], k != hint, usable[k], k))
     for preferred in (current, hint):
         if preferred in usable:
             return preferred
