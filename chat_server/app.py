@@ -20,6 +20,7 @@ from chat_server.protocol import frame
 from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
 from chat_server.tasks import Tasks
+from chat_server.writer import MessageWriter
 from chat_server.views import routes
 from shared.service import POOL, SETTINGS, add_health_routes, pool_ctx
 from shared.settings import Settings
@@ -47,11 +48,14 @@ async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
     revocation = RevocationListener(settings.require_database(), hub)
     revocation.start()
     app[HUB], app[PRESENCE], app[COMMERCE], app[SWEEPER], app[REVOCATION] = hub, presence, commerce, sweeper, revocation
-    app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce)
+    writer = MessageWriter(app[POOL], enabled=settings.group_commit, max_batch=settings.group_commit_max_batch)
+    writer.start()
+    app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce, writer)
     app[TASKS] = Tasks()
     yield
     # Events already accepted and unregistrations still need the database: let them finish.
     await app[TASKS].drain(timeout=10)
+    await writer.stop()
     await revocation.stop()
     await sweeper.stop()
     await commerce.close()

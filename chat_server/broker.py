@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-OnMessage = Callable[[str, bytes], None]
+SeqKey = tuple[int, int, int] | None
+OnMessage = Callable[[str, bytes, SeqKey], None]
 
 
 class Broker(Protocol):
     async def start(self, on_message: OnMessage) -> None:
-        """Begin delivering messages of subscribed topics to `on_message(topic, payload)`."""
+        """Begin delivering messages of subscribed topics to `on_message(topic, payload, seq_key)`."""
 
     async def close(self) -> None: ...
 
@@ -21,5 +22,6 @@ class Broker(Protocol):
 
     async def unsubscribe(self, topic: str) -> None: ...
 
-    async def publish(self, topic: str, payload: bytes) -> None:
-        """Deliver `payload` to the subscribers of `topic` on every *other* node."""
+    def publish(self, topic: str, payload: bytes, seq_key: SeqKey = None) -> None:
+        """Deliver `payload` to the subscribers of `topic` on every *other* node, in call order.
+        Must not block: queue it if the transport needs to wait."""

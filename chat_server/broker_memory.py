@@ -1,18 +1,15 @@
 """Broker for a single node: the hub has delivered locally already, so there is no one else to tell."""
 from __future__ import annotations
 
-from chat_server.broker import OnMessage
+from chat_server.broker import OnMessage, SeqKey
 
 
 class MemoryBroker:
-    def __init__(self) -> None:
-        self._on_message: OnMessage | None = None
-
     async def start(self, on_message: OnMessage) -> None:
-        self._on_message = on_message
+        pass
 
     async def close(self) -> None:
-        self._on_message = None
+        pass
 
     async def subscribe(self, topic: str) -> None:
         pass
@@ -20,5 +17,5 @@ class MemoryBroker:
     async def unsubscribe(self, topic: str) -> None:
         pass
 
-    async def publish(self, topic: str, payload: bytes) -> None:
+    def publish(self, topic: str, payload: bytes, seq_key: SeqKey = None) -> None:
         pass

@@ -6,28 +6,36 @@ fast and ordered, not durable. Pub/sub gives one round trip per publish and no p
 in Redis; streams would store every frame a second time and need trimming.
 
 Each node delivers to its own connections directly (hub) and publishes with its node id in front,
-so that its subscription skips what it already delivered. When Redis is unreachable, publishing
-fails quietly (local delivery already happened), the subscriber reconnects with backoff and
-re-subscribes to every topic the node holds, then calls `on_reconnect` so that the node can tell
-its clients to `sync` what they may have missed.
+so that its subscription skips what it already delivered. Publishing never waits: frames go into a
+queue that one task sends in pipelined batches over one connection, which keeps them in commit
+order (Redis delivers a connection's publishes in order) and costs one round trip per batch.
+When Redis is unreachable, queued frames are dropped (local delivery already happened), the
+subscriber reconnects with backoff and re-subscribes to every topic the node holds, then calls
+`on_reconnect` so that the node can tell its clients to `sync` what they may have missed.
+
+Wire format: node id (16 bytes), then "shop:user:seq" for a chat record (empty otherwise), "\n",
+then the frame as the clients get it.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
+from collections import deque
 from typing import Awaitable, Callable, Iterable
 
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError
 
-from chat_server.broker import OnMessage
+from chat_server.broker import OnMessage, SeqKey
 
 log = logging.getLogger("kefu.chat.broker")
 
 CHANNEL_PREFIX = "kefu:"
 NODE_ID_LEN = 16
+MAX_PENDING = 100_000     # frames waiting for Redis; beyond this (Redis stuck) the oldest are dropped
+PUBLISH_BATCH = 512
 
 
 class RedisBroker:
@@ -42,6 +50,9 @@ class RedisBroker:
         self._pubsub = None
         self._on_message: OnMessage | None = None
         self._task: asyncio.Task | None = None
+        self._publisher: asyncio.Task | None = None
+        self._pending: deque[tuple[str, bytes]] = deque(maxlen=MAX_PENDING)
+        self._pending_ready = asyncio.Event()
         self.connected = asyncio.Event()
         self.publish_failures = 0
 
@@ -49,12 +60,15 @@ class RedisBroker:
         self._on_message = on_message
         self._client = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2,
                                             health_check_interval=10)
-        self._task = asyncio.get_running_loop().create_task(self._listen_forever())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._listen_forever())
+        self._publisher = loop.create_task(self._publish_forever())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._publisher):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         if self._client is not None:
@@ -74,14 +88,27 @@ class RedisBroker:
             except RedisError:
                 pass
 
-    async def publish(self, topic: str, payload: bytes) -> None:
+    def publish(self, topic: str, payload: bytes, seq_key: SeqKey = None) -> None:
         """For the other nodes; this node has delivered locally already."""
-        try:
-            await self._client.publish(CHANNEL_PREFIX + topic, self.node_id + payload)
-        except RedisError as exc:
-            self.publish_failures += 1
-            if self.publish_failures == 1 or self.publish_failures % 1000 == 0:
-                log.warning("publish to Redis failed (%d so far): %s", self.publish_failures, exc)
+        header = b"%d:%d:%d" % seq_key if seq_key is not None else b""
+        self._pending.append((CHANNEL_PREFIX + topic, self.node_id + header + b"\n" + payload))
+        self._pending_ready.set()
+
+    async def _publish_forever(self) -> None:
+        while True:
+            await self._pending_ready.wait()
+            batch = [self._pending.popleft() for _ in range(min(len(self._pending), PUBLISH_BATCH))]
+            if not self._pending:
+                self._pending_ready.clear()
+            try:
+                pipe = self._client.pipeline(transaction=False)
+                for channel, data in batch:
+                    pipe.publish(channel, data)
+                await pipe.execute()
+            except RedisError as exc:
+                self.publish_failures += len(batch)
+                if self.publish_failures == len(batch) or self.publish_failures % 1000 < len(batch):
+                    log.warning("publish to Redis failed (%d frames so far): %s", self.publish_failures, exc)
 
     async def _listen_forever(self) -> None:
         delay = 0.1
@@ -125,4 +152,7 @@ class RedisBroker:
                 continue
             channel = message["channel"]
             topic = (channel.decode() if isinstance(channel, bytes) else channel)[prefix_len:]
-            self._on_message(topic, data[NODE_ID_LEN:])
+            newline = data.index(b"\n", NODE_ID_LEN)
+            header = data[NODE_ID_LEN:newline]
+            seq_key = tuple(int(x) for x in header.split(b":")) if header else None
+            self._on_message(topic, data[newline + 1:], seq_key)

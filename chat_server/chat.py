@@ -19,6 +19,7 @@ from chat_server.data import conversations, principals
 from chat_server.data.conversations import DuplicateMessage, NewMessage
 from chat_server.hub import Hub
 from chat_server.presence import Presence
+from chat_server.writer import MessageWriter
 from chat_server.protocol import ChatData, ReadData, SyncData, TransferData, TypingData, UserOnlineData, frame, to_int
 from shared.settings import Settings
 from shared.uploads import is_own_upload
@@ -42,6 +43,7 @@ class ChatService:
     hub: Hub
     presence: Presence
     commerce: CommerceClient
+    writer: MessageWriter
 
     @property
     def tz(self) -> str:
@@ -72,17 +74,20 @@ class ChatService:
                              msg_type=data.msg_type, client_msg_id=cmid, nickname=me.nickname, avatar=me.avatar,
                              client=me.client)
         try:
-            record, rel = await conversations.store_message(self.pool, message, owner)
+            record, rel = await self.writer.store(message, owner)
         except DuplicateMessage:
             # A retry: the sender gets the original back, nobody gets anything twice.
             original = await conversations.record_by_client_msg_id(self.pool, me.role, me.id, cmid)
             if original is not None:
                 conn.send(frame("chat", wire.record(original, self.tz)))
             return
+        # Encoded once; both publishes happen before this coroutine yields, so frames leave in
+        # the order the writer committed them.
         payload = frame("chat", wire.record(record, self.tz, me.nickname, me.avatar))
-        await self.hub.publish(me.topic, payload)
+        seq_key = (shop_id, user_id, record["seq"])
+        self.hub.publish(me.topic, payload, seq_key)
         peer = kefu_topic(rel["kefu_id"]) if me.role == "user" else user_topic(shop_id, user_id)
-        await self.hub.publish(peer, payload)
+        self.hub.publish(peer, payload, seq_key)
 
     async def _owner_for_user_message(self, conn: Connection, hint: int | None) -> int:
         me = conn.principal
@@ -140,14 +145,14 @@ class ChatService:
         rel = await conversations.open_conversation(self.pool, me.shop_id, me.id, owner, me.nickname, me.avatar,
                                                     me.client)
         await self.presence.set_owner(me.shop_id, me.id, owner)
-        await self.hub.publish(kefu_topic(owner), frame("user_online", wire.relation(rel, self.tz, True)))
+        self.hub.publish(kefu_topic(owner), frame("user_online", wire.relation(rel, self.tz, True)))
 
     async def user_went_offline(self, principal: Principal, owner: int | None) -> None:
         """The buyer's last connection for this shop closed: tell the owning kefu."""
         rel = await conversations.relation(self.pool, principal.shop_id, principal.id)
         if rel is None:
             return
-        await self.hub.publish(kefu_topic(owner or rel["kefu_id"]), frame("user_online", wire.relation(rel, self.tz, False)))
+        self.hub.publish(kefu_topic(owner or rel["kefu_id"]), frame("user_online", wire.relation(rel, self.tz, False)))
 
     # --------------------------------------------------------------------------------- transfer
 
@@ -168,14 +173,15 @@ class ChatService:
         if moved is None:
             raise ChatError(errors.TRANSFER_FAILED)   # not (or no longer) the owner
         record, rel = moved
-        await self.presence.set_owner(me.shop_id, user_id, target_id)
         buyer = user_topic(me.shop_id, user_id)
-        await self.hub.publish(buyer, frame("chat", wire.record(record, self.tz, target["nickname"], target["avatar"])))
-        await self.hub.publish(buyer, frame("transfer", {"id": target_id, "nickname": target["nickname"],
+        self.hub.publish(buyer, frame("chat", wire.record(record, self.tz, target["nickname"], target["avatar"])),
+                         (me.shop_id, user_id, record["seq"]))
+        await self.presence.set_owner(me.shop_id, user_id, target_id)
+        self.hub.publish(buyer, frame("transfer", {"id": target_id, "nickname": target["nickname"],
                                                          "avater": target["avatar"], "avatar": target["avatar"]}))
-        await self.hub.publish(me.topic, frame("transfer", {"status": "send_success"}))
+        self.hub.publish(me.topic, frame("transfer", {"status": "send_success"}))
         online = bool(await self.presence.users_online(me.shop_id, [user_id]))
-        await self.hub.publish(kefu_topic(target_id), frame("transfer", {
+        self.hub.publish(kefu_topic(target_id), frame("transfer", {
             "status": "get_success", "user": wire.relation(rel, self.tz, online)}))
 
     # ------------------------------------------------------------------------------------- read
@@ -193,15 +199,15 @@ class ChatService:
             if rel is None:
                 raise ChatError(errors.NO_SUCH_USER)
             receipt = {"shop_id": shop_id, "user_id": user_id, "reader_type": "kefu", "read_seq": rel["kefu_read_seq"]}
-            await self.hub.publish(user_topic(shop_id, user_id), frame("read", receipt))
-            await self.hub.publish(me.topic, frame("read", receipt))   # the agent's other tabs
+            self.hub.publish(user_topic(shop_id, user_id), frame("read", receipt))
+            self.hub.publish(me.topic, frame("read", receipt))   # the agent's other tabs
         else:
             rel = await conversations.mark_read_by_user(self.pool, shop_id, me.id)
             if rel is None:
                 return   # nothing to read yet
             receipt = {"shop_id": shop_id, "user_id": me.id, "reader_type": "user", "read_seq": rel["user_read_seq"]}
             if rel["kefu_id"]:
-                await self.hub.publish(kefu_topic(rel["kefu_id"]), frame("read", receipt))
+                self.hub.publish(kefu_topic(rel["kefu_id"]), frame("read", receipt))
 
     # ------------------------------------------------------------------------------------- sync
 
@@ -214,16 +220,27 @@ class ChatService:
         if user_id is None or data.after_seq < 0:
             raise ChatError(errors.NO_SUCH_USER)
         limit = self.settings.sync_replay_limit
-        rows = await conversations.records_after(self.pool, shop_id, user_id, data.after_seq, limit + 1)
-        if len(rows) > limit:
-            last = await conversations.relation(self.pool, shop_id, user_id)
-            conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id,
-                                     "last_seq": last["last_seq"] if last else 0, "recovered": False}))
-            return
-        for row in rows:
-            conn.send(frame("chat", wire.record(row, self.tz)))
-        last_seq = rows[-1]["seq"] if rows else data.after_seq
-        conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id, "last_seq": last_seq, "recovered": True}))
+        # Frames arriving while the replay is fetched wait, then follow it, minus what it covered:
+        # nothing is lost, nothing overtakes the replay, nothing comes twice.
+        conn.hold()
+        try:
+            rows = await conversations.records_after(self.pool, shop_id, user_id, data.after_seq, limit + 1)
+            if len(rows) > limit:
+                last = await conversations.relation(self.pool, shop_id, user_id)
+                conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id,
+                                         "last_seq": last["last_seq"] if last else 0, "recovered": False}))
+                return
+            held, conn.held = conn.held, None   # the replay goes out first
+            for row in rows:
+                conn.send(frame("chat", wire.record(row, self.tz)))
+            last_seq = rows[-1]["seq"] if rows else data.after_seq
+            if rows:
+                conn.mark_replayed(shop_id, user_id, last_seq)
+            conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id, "last_seq": last_seq,
+                                     "recovered": True}))
+            conn.held = held
+        finally:
+            conn.release()
 
     # ----------------------------------------------------------------------------------- typing
 
@@ -243,5 +260,5 @@ class ChatService:
                 raise ChatError(errors.BAD_RECIPIENT)
             peer = user_topic(me.shop_id, user_id)
         conn.typing_at = now
-        await self.hub.publish(peer, frame("typing", {"shop_id": me.shop_id, "user_id": user_id,
+        self.hub.publish(peer, frame("typing", {"shop_id": me.shop_id, "user_id": user_id,
                                                       "from_id": me.id, "from_type": me.role}))

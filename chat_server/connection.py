@@ -24,6 +24,8 @@ log = logging.getLogger("kefu.chat.conn")
 
 _ids = itertools.count(1)
 
+SeqKey = tuple[int, int, int] | None   # (shop_id, user_id, seq) of a chat record frame
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -52,7 +54,7 @@ def kefu_topic(kefu_id: int) -> str:
 
 class Connection:
     __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_writer",
-                 "max_frames", "max_bytes", "typing_at", "inbox", "worker", "__weakref__")
+                 "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held", "replayed", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, *, max_frames: int, max_bytes: int):
         self.id = next(_ids)
@@ -69,14 +71,30 @@ class Connection:
         # Client events waiting to be handled in order, and the task handling them (while any).
         self.inbox: deque = deque()
         self.worker: asyncio.Task | None = None
+        # While a `sync` replay is being fetched, frames wait here so that none overtakes it.
+        self.held: list[tuple[bytes, SeqKey]] | None = None
+        # Per conversation, the highest seq a `sync` replayed: a live frame at or below it is a
+        # frame this client already has.
+        self.replayed: dict[tuple[int, int], int] | None = None
 
     def __repr__(self) -> str:
         p = self.principal
         return f"<Connection {self.id} {p.role}:{p.id} shop {p.shop_id}>"
 
-    def send(self, payload: bytes) -> None:
-        """Queue a text frame. Overflowing the bound closes the connection as a slow consumer."""
+    def send(self, payload: bytes, seq_key: SeqKey = None) -> None:
+        """Queue a text frame. Overflowing the bound closes the connection as a slow consumer.
+        `seq_key` (shop, user, seq) marks a chat record, so that it is not sent twice around a sync."""
         if self.closing:
+            return
+        if seq_key is not None and self.replayed is not None:
+            mark = self.replayed.get((seq_key[0], seq_key[1]))
+            if mark is not None and seq_key[2] <= mark:
+                return
+        if self.held is not None:
+            if len(self.held) >= self.max_frames:
+                self.close_soon(closecodes.SLOW_CONSUMER)
+                return
+            self.held.append((payload, seq_key))
             return
         if len(self._queue) >= self.max_frames or self._queued_bytes + len(payload) > self.max_bytes:
             log.warning("%r: outbound queue full (%d frames, %d bytes); closing as slow consumer",
@@ -87,6 +105,23 @@ class Connection:
         self._queued_bytes += len(payload)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    def hold(self) -> None:
+        """Keep new frames back (a sync replay is being fetched)."""
+        if self.held is None:
+            self.held = []
+
+    def release(self) -> None:
+        """Send the frames kept back, minus those the replay already covered."""
+        held, self.held = self.held, None
+        for payload, seq_key in held or ():
+            self.send(payload, seq_key)
+
+    def mark_replayed(self, shop_id: int, user_id: int, seq: int) -> None:
+        if self.replayed is None:
+            self.replayed = {}
+        if seq > self.replayed.get((shop_id, user_id), 0):
+            self.replayed[(shop_id, user_id)] = seq
 
     async def _drain(self) -> None:
         try:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Iterator
 
 from chat_server.broker import Broker
-from chat_server.connection import Connection
+from chat_server.connection import Connection, SeqKey
 
 
 class Hub:
@@ -35,13 +35,15 @@ class Hub:
             del self._topics[topic]
             await self.broker.unsubscribe(topic)
 
-    def deliver_local(self, topic: str, payload: bytes) -> None:
+    def deliver_local(self, topic: str, payload: bytes, seq_key: SeqKey = None) -> None:
         for conn in tuple(self._topics.get(topic, ())):
-            conn.send(payload)
+            conn.send(payload, seq_key)
 
-    async def publish(self, topic: str, payload: bytes) -> None:
-        self.deliver_local(topic, payload)
-        await self.broker.publish(topic, payload)
+    def publish(self, topic: str, payload: bytes, seq_key: SeqKey = None) -> None:
+        """Deliver now to this node's connections, and hand to the broker for the others. Never
+        waits: callers publish in commit order and the frames leave in that order."""
+        self.deliver_local(topic, payload, seq_key)
+        self.broker.publish(topic, payload, seq_key)
 
     def topics(self) -> list[str]:
         return list(self._topics)

@@ -32,6 +32,17 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
+
+
 def _url(env: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -81,6 +92,8 @@ class Settings:
     kefu_capacity: int
     sync_replay_limit: int
     presence_ttl: int
+    group_commit: bool
+    group_commit_max_batch: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -135,6 +148,8 @@ class Settings:
             kefu_capacity=_int(env, "KEFU_CAPACITY", 50, 1, 100_000),
             sync_replay_limit=_int(env, "SYNC_REPLAY_LIMIT", 500, 1, 100_000),
             presence_ttl=_int(env, "PRESENCE_TTL", 15, 3, 600),
+            group_commit=_bool(env, "GROUP_COMMIT", True),
+            group_commit_max_batch=_int(env, "GROUP_COMMIT_MAX_BATCH", 256, 1, 10_000),
         )
 
     def require_database(self) -> str:
@@ -164,10 +179,11 @@ class Settings:
             "max_frame_bytes": "CHAT_MAX_FRAME_BYTES", "max_text_length": "CHAT_MAX_TEXT_LENGTH",
             "outbox_frames": "CHAT_OUTBOX_FRAMES", "outbox_bytes": "CHAT_OUTBOX_BYTES",
             "kefu_capacity": "KEFU_CAPACITY", "sync_replay_limit": "SYNC_REPLAY_LIMIT",
-            "presence_ttl": "PRESENCE_TTL",
+            "presence_ttl": "PRESENCE_TTL", "group_commit_max_batch": "GROUP_COMMIT_MAX_BATCH",
         }
         env = {var: str(getattr(self, attr)) for attr, var in names.items() if getattr(self, attr) is not None}
         env["COMMERCE_TIMEOUT_MS"] = str(int(self.commerce_timeout * 1000))
+        env["GROUP_COMMIT"] = "1" if self.group_commit else "0"
         return env
 
 

@@ -83,8 +83,9 @@ SELECT rec.id AS record_id, rec.seq AS record_seq, rec.to_id AS record_to_id,
 
 
 async def store_message(db: DB, m: NewMessage, owner_if_new: int) -> tuple[dict, dict]:
-    """Store a message; returns (record, relation). A buyer's message goes to the conversation's
-    owner (`owner_if_new` when the conversation is new or has none). Raises DuplicateMessage."""
+    """Store a message; returns (record, {"kefu_id": owner}). A buyer's message goes to the
+    conversation's owner (`owner_if_new` when the conversation is new or has none).
+    Raises DuplicateMessage."""
     try:
         row = await db.fetchrow(_STORE, m.shop_id, m.user_id, owner_if_new, m.from_type, m.from_id, m.to_type,
                                 m.msg, m.msg_type, m.type, m.client_msg_id, m.nickname, m.avatar, m.client)
@@ -92,14 +93,17 @@ async def store_message(db: DB, m: NewMessage, owner_if_new: int) -> tuple[dict,
         if exc.constraint_name == "chat_record_client_msg":
             raise DuplicateMessage from None
         raise
-    row = dict(row)
-    record = {
-        "id": row.pop("record_id"), "shop_id": m.shop_id, "user_id": m.user_id, "seq": row.pop("record_seq"),
-        "from_id": m.from_id, "from_type": m.from_type, "to_id": row.pop("record_to_id"), "to_type": m.to_type,
+    return record_from_row(m, row), {"kefu_id": row["kefu_id"]}
+
+
+def record_from_row(m: NewMessage, row: asyncpg.Record) -> dict:
+    """The stored record as a dict, from the message and what the store statement returned."""
+    return {
+        "id": row["record_id"], "shop_id": m.shop_id, "user_id": m.user_id, "seq": row["record_seq"],
+        "from_id": m.from_id, "from_type": m.from_type, "to_id": row["record_to_id"], "to_type": m.to_type,
         "msg": m.msg, "msg_type": m.msg_type, "is_read": 0, "type": m.type, "client_msg_id": m.client_msg_id,
-        "create_time": row.pop("record_create_time"), "update_time": row.pop("record_update_time"),
+        "create_time": row["record_create_time"], "update_time": row["record_update_time"],
     }
-    return record, row
 
 
 async def record_by_client_msg_id(db: DB, from_type: str, from_id: int, client_msg_id: str) -> dict | None:
@@ -136,7 +140,8 @@ async def transfer(pool: asyncpg.Pool, shop_id: int, user_id: int, from_kefu: in
             shop_id, user_id, from_kefu, to_kefu)
         if moved is None:
             return None
-        return await store_message(conn, notice, to_kefu)
+        record, _ = await store_message(conn, notice, to_kefu)
+        return record, await relation(conn, shop_id, user_id)
 
 
 async def mark_read_by_kefu(pool: asyncpg.Pool, shop_id: int, user_id: int) -> dict | None:

@@ -1,0 +1,118 @@
+"""The write path: group commit.
+
+Senders hand their message to `MessageWriter.store()` and wait. One writer task takes everything
+queued (up to `max_batch`), stores it with one statement in one transaction
+(`chat_store_messages`, sql/0002), and answers every sender in commit order. While a batch is being
+committed the next one fills up, so the number of transactions grows with load far slower than
+the number of messages; each sender still gets its answer only once its record is durable.
+
+A batch that fails as a whole on a race the function cannot see (two nodes inserting the same
+client_msg_id at once) is retried one message per statement, so that only the duplicate fails.
+With group commit off, every message is its own statement and transaction.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+import asyncpg
+
+from chat_server.data import conversations
+from chat_server.data.conversations import DuplicateMessage, NewMessage
+
+log = logging.getLogger("kefu.chat.writer")
+
+_Item = tuple[NewMessage, int, asyncio.Future]
+
+
+class MessageWriter:
+    def __init__(self, pool: asyncpg.Pool, *, enabled: bool = True, max_batch: int = 256, max_wait: float = 0.0):
+        self.pool = pool
+        self.enabled = enabled
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._queue: deque[_Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.batches = 0
+        self.messages = 0
+
+    async def store(self, message: NewMessage, owner_if_new: int) -> tuple[dict, dict]:
+        """(record, {"kefu_id": owner}) once durable; DuplicateMessage for a retried client_msg_id."""
+        if not self.enabled:
+            return await conversations.store_message(self.pool, message, owner_if_new)
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((message, owner_if_new, future))
+        self._wakeup.set()
+        return await future
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self, timeout: float = 10) -> None:
+        """Store what was accepted, then stop."""
+        if self._task is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._queue and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        for _, _, future in self._queue:
+            if not future.done():
+                future.set_exception(ConnectionError("server stopping"))
+        self._queue.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            if self.max_wait and len(self._queue) < self.max_batch:
+                await asyncio.sleep(self.max_wait)
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+            if not self._queue:
+                self._wakeup.clear()
+            if batch:
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        try:
+            rows = await self._store_batch([(m, owner) for m, owner, _ in batch])
+        except asyncpg.UniqueViolationError:
+            await self._one_by_one(batch)
+            return
+        except Exception as exc:   # the database is down, or worse: every sender learns it
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.messages += len(batch)
+        for (message, _, future), row in zip(batch, rows):
+            if future.done():
+                continue
+            if row["duplicate"]:
+                future.set_exception(DuplicateMessage())
+            else:
+                future.set_result((conversations.record_from_row(message, row), {"kefu_id": row["kefu_id"]}))
+
+    async def _one_by_one(self, batch: list[_Item]) -> None:
+        for message, owner, future in batch:
+            try:
+                result = await conversations.store_message(self.pool, message, owner)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+    async def _store_batch(self, items: list[tuple[NewMessage, int]]) -> list[asyncpg.Record]:
+        cols = list(zip(*[(m.shop_id, m.user_id, owner, m.from_type, m.from_id, m.to_type, m.msg, m.msg_type,
+                           m.type, m.client_msg_id, m.nickname, m.avatar, m.client) for m, owner in items]))
+        return await self.pool.fetch(
+            "SELECT * FROM chat_store_messages($1::int[], $2::int[], $3::int[], $4::text[], $5::int[],"
+            " $6::text[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[])"
+            " ORDER BY ord", *[list(c) for c in cols])
+
