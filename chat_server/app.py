@@ -13,7 +13,8 @@ from chat_server.broker_redis import RedisBroker
 from chat_server.chat import ChatService
 from chat_server.commerce import CommerceClient
 from chat_server.hub import Hub
-from chat_server.keys import CHAT, COMMERCE, HUB, PRESENCE, REVOCATION, SWEEPER, TASKS
+from chat_server.limits import Limits
+from chat_server.keys import CHAT, COMMERCE, HUB, LIMITS, PRESENCE, REVOCATION, SWEEPER, TASKS
 from chat_server.presence_memory import MemoryPresence
 from chat_server.presence_redis import RedisPresence
 from chat_server.protocol import frame
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     settings.require_internal_key()
     app = web.Application(middlewares=standard_middlewares("chat_server"))
     app[SETTINGS] = settings
+    app[LIMITS] = Limits(settings)
     app.cleanup_ctx.append(pool_ctx)
     app.cleanup_ctx.append(chat_ctx)
     app.on_shutdown.append(close_connections)

@@ -54,7 +54,8 @@ def kefu_topic(kefu_id: int) -> str:
 
 class Connection:
     __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_writer",
-                 "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held", "replayed", "__weakref__")
+                 "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held", "replayed", "bucket",
+                 "strikes", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, *, max_frames: int, max_bytes: int):
         self.id = next(_ids)
@@ -76,6 +77,8 @@ class Connection:
         # Per conversation, the highest seq a `sync` replayed: a live frame at or below it is a
         # frame this client already has.
         self.replayed: dict[tuple[int, int], int] | None = None
+        self.bucket = None       # this connection's frame-rate bucket (limits.py), if limited
+        self.strikes = 0         # frames refused by the rate limit
 
     def __repr__(self) -> str:
         p = self.principal

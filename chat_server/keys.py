@@ -6,6 +6,7 @@ from aiohttp import web
 from chat_server.chat import ChatService
 from chat_server.commerce import CommerceClient
 from chat_server.hub import Hub
+from chat_server.limits import Limits
 from chat_server.presence import Presence
 from chat_server.revocation import RevocationListener
 from chat_server.sweeper import IdleSweeper
@@ -18,3 +19,4 @@ CHAT = web.AppKey("chat", ChatService)
 SWEEPER = web.AppKey("sweeper", IdleSweeper)
 REVOCATION = web.AppKey("revocation", RevocationListener)
 TASKS = web.AppKey("tasks", Tasks)
+LIMITS = web.AppKey("limits", Limits)

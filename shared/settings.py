@@ -43,6 +43,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
 
 
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise SettingsError(f"{name} must be a comma-separated list of origins like https://shop.example.com, "
+                                f"got {origin!r}")
+    return origins
+
+
 def _url(env: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -94,6 +105,11 @@ class Settings:
     presence_ttl: int
     group_commit: bool
     group_commit_max_batch: int
+    rate_per_connection: int
+    rate_per_principal: int
+    connection_rate_per_ip: int
+    max_connections_per_principal: int
+    allowed_origins: tuple[str, ...]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -150,6 +166,11 @@ class Settings:
             presence_ttl=_int(env, "PRESENCE_TTL", 15, 3, 600),
             group_commit=_bool(env, "GROUP_COMMIT", True),
             group_commit_max_batch=_int(env, "GROUP_COMMIT_MAX_BATCH", 256, 1, 10_000),
+            rate_per_connection=_int(env, "CHAT_RATE_PER_CONNECTION", 20, 0, 100_000),
+            rate_per_principal=_int(env, "CHAT_RATE_PER_PRINCIPAL", 50, 0, 1_000_000),
+            connection_rate_per_ip=_int(env, "CHAT_CONNECTION_RATE_PER_IP", 20, 0, 1_000_000),
+            max_connections_per_principal=_int(env, "CHAT_MAX_CONNECTIONS_PER_PRINCIPAL", 32, 0, 100_000),
+            allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
         )
 
     def require_database(self) -> str:
@@ -180,10 +201,14 @@ class Settings:
             "outbox_frames": "CHAT_OUTBOX_FRAMES", "outbox_bytes": "CHAT_OUTBOX_BYTES",
             "kefu_capacity": "KEFU_CAPACITY", "sync_replay_limit": "SYNC_REPLAY_LIMIT",
             "presence_ttl": "PRESENCE_TTL", "group_commit_max_batch": "GROUP_COMMIT_MAX_BATCH",
+            "rate_per_connection": "CHAT_RATE_PER_CONNECTION", "rate_per_principal": "CHAT_RATE_PER_PRINCIPAL",
+            "connection_rate_per_ip": "CHAT_CONNECTION_RATE_PER_IP",
+            "max_connections_per_principal": "CHAT_MAX_CONNECTIONS_PER_PRINCIPAL",
         }
         env = {var: str(getattr(self, attr)) for attr, var in names.items() if getattr(self, attr) is not None}
         env["COMMERCE_TIMEOUT_MS"] = str(int(self.commerce_timeout * 1000))
         env["GROUP_COMMIT"] = "1" if self.group_commit else "0"
+        env["CHAT_ALLOWED_ORIGINS"] = ",".join(self.allowed_origins)
         return env
 
 

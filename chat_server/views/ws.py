@@ -19,7 +19,7 @@ from chat_server.chat import ChatError, ChatService
 from chat_server.closecodes import CloseCode
 from chat_server.connection import Connection, Principal
 from chat_server.data import principals
-from chat_server.keys import CHAT, HUB, PRESENCE, SWEEPER, TASKS
+from chat_server.keys import CHAT, HUB, LIMITS, PRESENCE, SWEEPER, TASKS
 from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping, Read, Sync, Transfer, Typing,
                                   UserOnline, decode, message_frame, ping_frame, to_int)
 from shared.service import POOL, SETTINGS
@@ -30,6 +30,7 @@ log = logging.getLogger("kefu.chat.ws")
 USER_CLIENTS = frozenset({1, 2, 3, 4, 6})
 KEFU_CLIENT = 5
 MAX_INBOX = 32
+MAX_STRIKES = 50     # rate-limited frames a connection may send before it is closed (4008)
 
 # Database trouble: the event fails with a "busy" error frame; nothing was half-written.
 DB_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
@@ -79,21 +80,27 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=settings.max_frame_bytes, compress=False, heartbeat=None,
                                decode_text=False)
     if not ws.can_prepare(request).ok:
+        if request.path == "/":   # a person's browser on the bare address: the console is at /kefu/
+            raise web.HTTPFound("/kefu/")
         return web.json_response({"service": "kefu chat server",
                                   "websocket": "connect with ?token=&type=user|kefu&client=&shop_id="})
     await ws.prepare(request)
+    limits = request.app[LIMITS]
     try:
+        if not limits.origin_allowed(request.headers.get("Origin")):
+            raise HandshakeRefused(closecodes.POLICY, errors.BAD_ORIGIN)
+        if not limits.new_connection_allowed(request.remote):
+            raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_NEW_CONNECTIONS)
         principal = await authenticate(request.app[POOL], request.query)
+        if limits.too_many_connections(len(request.app[HUB].local(principal.topic))):
+            raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_CONNECTIONS)
     except HandshakeRefused as refused:
-        await ws.send_frame(message_frame("error", refused.msg), WSMsgType.TEXT)
-        await ws.close(code=refused.code.code, message=refused.code.reason.encode())
-        return ws
+        return await refuse(ws, refused.code, refused.msg)
     except DB_ERRORS:
-        await ws.send_frame(message_frame("error", errors.BUSY), WSMsgType.TEXT)
-        await ws.close(code=closecodes.UNAVAILABLE.code, message=closecodes.UNAVAILABLE.reason.encode())
-        return ws
+        return await refuse(ws, closecodes.UNAVAILABLE, errors.BUSY)
 
     conn = Connection(ws, principal, max_frames=settings.outbox_frames, max_bytes=settings.outbox_bytes)
+    conn.bucket = limits.connection_bucket()
     conn.send(ping_frame(time.time()))
     conn.send(LOGIN_FRAME)
     await register(request.app, conn)
@@ -103,6 +110,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         # Shielded: aiohttp may cancel the handler when the peer disconnects, and presence must
         # still be updated and the kefu told that the user went offline.
         await asyncio.shield(request.app[TASKS].spawn(unregister(request.app, conn)))
+    return ws
+
+
+async def refuse(ws: web.WebSocketResponse, code: CloseCode, msg: str) -> web.WebSocketResponse:
+    """One `error` frame saying why, then the close code."""
+    await ws.send_frame(message_frame("error", msg), WSMsgType.TEXT)
+    await ws.close(code=code.code, message=code.reason.encode())
     return ws
 
 
@@ -140,6 +154,14 @@ async def read_loop(app: web.Application, conn: Connection) -> None:
 
 
 def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
+    # Limits first: a flood costs a bucket check per frame, not a decode.
+    if not app[LIMITS].frame_allowed(conn.bucket, conn.principal.topic):
+        conn.strikes += 1
+        if conn.strikes > MAX_STRIKES:
+            conn.close_soon(closecodes.RATE_LIMITED, errors.TOO_FAST)
+        else:
+            conn.send(message_frame("error", errors.TOO_FAST))
+        return
     try:
         event = decode(raw)
     except BadFrame as bad:

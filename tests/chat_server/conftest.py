@@ -142,3 +142,22 @@ async def live(chat_settings: Settings, db, aiohttp_client) -> Chat:
     yield chat
     for sock in chat.sockets:
         await sock.close()
+
+
+@pytest.fixture
+async def node(settings_env: dict, commerce_server: TestServer, db, aiohttp_client):
+    """A factory of chat nodes with extra settings: `live = await node(GROUP_COMMIT="0")`."""
+    from chat_server.app import create_app
+    made: list[Chat] = []
+
+    async def make(**env: str) -> Chat:
+        settings = Settings.from_env({**settings_env, "COMMERCE_URL": str(commerce_server.make_url("")).rstrip("/"),
+                                      **env})
+        app = create_app(settings)
+        chat = Chat(client=await aiohttp_client(app), app=app, db=db, settings=settings)
+        made.append(chat)
+        return chat
+    yield make
+    for chat in made:
+        for sock in chat.sockets:
+            await sock.close()

@@ -5,8 +5,6 @@ import asyncio
 import pytest
 
 from chat_server.keys import CHAT
-from shared.settings import Settings
-from tests.chat_server.conftest import Chat
 from tests.chat_server.test_events import start_conversation
 
 
@@ -37,12 +35,9 @@ async def test_retry_with_same_client_msg_id_stores_and_delivers_once(live):
 
 
 @pytest.mark.parametrize("group_commit", ["1", "0"])
-async def test_concurrent_senders_get_gap_free_seq(settings_env, commerce_server, db, aiohttp_client, group_commit):
-    from chat_server.app import create_app
-    settings = Settings.from_env({**settings_env, "GROUP_COMMIT": group_commit, "DB_POOL_MAX": "8",
-                                  "COMMERCE_URL": str(commerce_server.make_url("")).rstrip("/")})
-    app = create_app(settings)
-    live = Chat(client=await aiohttp_client(app), app=app, db=db, settings=settings)
+async def test_concurrent_senders_get_gap_free_seq(node, group_commit):
+    live = await node(GROUP_COMMIT=group_commit, DB_POOL_MAX="8")
+    app, db = live.app, live.db
     kefu = await live.kefu(2)
     buyers = []
     for user_id in range(1, 9):
@@ -73,14 +68,13 @@ async def test_concurrent_senders_get_gap_free_seq(settings_env, commerce_server
         assert 0 < writer.batches < writer.messages == 8 * per_buyer       # batched
     else:
         assert writer.batches == 0
-    for sock in live.sockets:
-        await sock.close()
 
 
 SYNCS = 20
 
 
-async def test_sync_during_live_traffic_never_reorders_or_duplicates(live):
+async def test_sync_during_live_traffic_never_reorders_or_duplicates(node):
+    live = await node(CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
     kefu, user = await start_conversation(live)
     total = 100
 

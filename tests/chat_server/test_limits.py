@@ -1,0 +1,102 @@
+"""Limits and backpressure: frame rate per connection and per principal, new connections per IP,
+connections per principal, the Origin allow-list, and a slow consumer cut off (4009)."""
+import asyncio
+
+from chat_server.keys import HUB
+from tests.chat_server.test_events import start_conversation
+
+
+async def test_frame_rate_per_connection(node):
+    live = await node(CHAT_RATE_PER_CONNECTION="5")      # burst 10
+    kefu, user = await start_conversation(live)
+    for i in range(14):
+        await user.send("typing", {"to_id": 2, "to_type": "kefu"})
+    await asyncio.sleep(0.5)                            # the bucket refills
+    await user.send("chat", {"msg": "ok", "msg_type": 1, "to_id": 2, "to_type": "kefu"})
+    refused = []
+    while (frame := await user.receive())["event"] != "chat":
+        if frame["event"] == "error":
+            refused.append(frame["data"]["msg"])
+    assert frame["data"]["msg"] == "ok"
+    assert 3 <= len(refused) <= 5 and set(refused) == {"发送太频繁，请稍后再试"}
+
+
+async def test_persistent_flooder_is_closed_4008(node):
+    live = await node(CHAT_RATE_PER_CONNECTION="2")
+    kefu, user = await start_conversation(live)
+    for _ in range(80):
+        if user.ws.closed:
+            break
+        await user.send("ping")
+    code, _ = await user.closed()
+    assert code == 4008
+
+
+async def test_frame_rate_per_principal_spans_connections(node):
+    live = await node(CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="3")   # burst 6
+    kefu, tab1 = await start_conversation(live)
+    tab2 = await live.user(7, shop_id=1)
+    for sock in (tab1, tab2, tab1, tab2, tab1, tab2, tab1, tab2):
+        await sock.send("ping")
+    frames = [await tab1.receive() for _ in range(4)] + [await tab2.receive() for _ in range(4)]
+    refused = [f for f in frames if f["event"] == "error"]
+    assert len(refused) >= 1 and refused[0]["data"]["msg"] == "发送太频繁，请稍后再试"
+
+
+async def test_new_connections_per_ip(node):
+    live = await node(CHAT_CONNECTION_RATE_PER_IP="2")   # burst 4
+    token = await live.user_token(7)
+    codes = []
+    for _ in range(6):
+        sock = await live.connect(f"token={token}&type=user&client=6&shop_id=1", expect_login=False)
+        first = await sock.receive()
+        if first["event"] == "error":
+            codes.append((await sock.closed())[0])
+            assert first["data"]["msg"] == "连接太频繁，请稍后再试"
+        else:
+            codes.append("ok")
+    assert codes[:4] == ["ok"] * 4 and 4008 in codes[4:]
+
+
+async def test_connections_per_principal(node):
+    live = await node(CHAT_MAX_CONNECTIONS_PER_PRINCIPAL="2")
+    await live.user(7, shop_id=1)
+    await live.user(7, shop_id=1)
+    token = await live.user_token(7)
+    sock = await live.connect(f"token={token}&type=user&client=6&shop_id=1", expect_login=False)
+    code, frames = await sock.closed()
+    assert code == 4008 and frames[0]["data"]["msg"] == "连接数过多"
+    other_shop = await live.user(7, shop_id=2)          # another shop is another conversation
+    assert other_shop is not None
+
+
+async def test_origin_allow_list(node):
+    live = await node(CHAT_ALLOWED_ORIGINS="https://shop.example.com")
+    token = await live.user_token(7)
+    url = live.client.make_url(f"/?token={token}&type=user&client=6&shop_id=1")
+    bad = await live.client.session.ws_connect(url, headers={"Origin": "https://evil.example"})
+    msg = await bad.receive()
+    assert "来源不被允许" in msg.data
+    await bad.receive()
+    assert bad.close_code == 1008
+    good = await live.client.session.ws_connect(url, headers={"Origin": "https://shop.example.com"})
+    assert "ping" in (await good.receive()).data
+    await good.close()
+    native = await live.client.session.ws_connect(url)   # apps send no Origin
+    assert "ping" in (await native.receive()).data
+    await native.close()
+
+
+async def test_slow_consumer_is_closed_4009_and_others_unaffected(node):
+    live = await node(CHAT_OUTBOX_FRAMES="10", CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
+    kefu, user = await start_conversation(live)
+    other_kefu = await live.kefu(3)
+    # More frames than the bound queued for one connection before its writer can drain any:
+    # exactly what a peer that stopped reading causes, only faster.
+    slow = next(iter(live.app[HUB].local("k:2")))
+    for _ in range(200):
+        slow.send(b'{"event":"notice","data":{"msg":"' + b"x" * 2000 + b'","msg_type":1}}')
+    code, _ = await kefu.closed(timeout=10)
+    assert code == 4009
+    await other_kefu.send("ping")
+    assert isinstance((await other_kefu.expect("ping"))["client_time"], int)
