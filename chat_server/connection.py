@@ -8,6 +8,7 @@ stalls the others or grows memory without bound. Idle connections hold no task a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import time
@@ -37,11 +38,16 @@ class Principal:
     client: int
     nickname: str
     avatar: str
+    token_tag: str = ""  # md5(token)[:12]: tells this login from a newer one (close 4004)
 
     @property
     def topic(self) -> str:
         """The fan-out topic of this principal's connections (see hub)."""
         return user_topic(self.shop_id, self.id) if self.role == "user" else kefu_topic(self.id)
+
+
+def token_tag(token: str) -> str:
+    return hashlib.md5(token.encode()).hexdigest()[:12]
 
 
 def user_topic(shop_id: int, user_id: int) -> str:

@@ -17,11 +17,14 @@ class Hub:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self._topics: defaultdict[str, set[Connection]] = defaultdict(set)
+        # A buyer has one topic per shop it talks to; logins are per principal: this finds them all.
+        self._principals: defaultdict[tuple[str, int], set[Connection]] = defaultdict(set)
 
     async def add(self, conn: Connection) -> None:
         topic = conn.principal.topic
         first = topic not in self._topics
         self._topics[topic].add(conn)
+        self._principals[(conn.principal.role, conn.principal.id)].add(conn)
         if first:
             await self.broker.subscribe(topic)
 
@@ -31,6 +34,10 @@ class Hub:
         if conns is None or conn not in conns:
             return
         conns.discard(conn)
+        key = (conn.principal.role, conn.principal.id)
+        self._principals[key].discard(conn)
+        if not self._principals[key]:
+            del self._principals[key]
         if not conns:
             del self._topics[topic]
             await self.broker.unsubscribe(topic)
@@ -50,6 +57,9 @@ class Hub:
 
     def local(self, topic: str) -> set[Connection]:
         return self._topics.get(topic, set())
+
+    def of_principal(self, role: str, principal_id: int) -> set[Connection]:
+        return self._principals.get((role, principal_id), set())
 
     def __iter__(self) -> Iterator[Connection]:
         for conns in tuple(self._topics.values()):

@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 from chat_server import closecodes, errors
 from chat_server.chat import ChatError, ChatService
 from chat_server.closecodes import CloseCode
-from chat_server.connection import Connection, Principal
+from chat_server.connection import Connection, Principal, token_tag
 from chat_server.data import principals
 from chat_server.keys import CHAT, HUB, LIMITS, PRESENCE, SWEEPER, TASKS
 from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping, Read, Sync, Transfer, Typing,
@@ -65,14 +65,14 @@ async def authenticate(pool: asyncpg.Pool, query) -> Principal:
         shop_id = shop_id or 0
         if not await principals.shop_exists(pool, shop_id):
             raise HandshakeRefused(closecodes.FORBIDDEN, errors.NO_SUCH_SHOP)
-        return Principal("user", row["id"], shop_id, client, row["nickname"], row["avatar"])
+        return Principal("user", row["id"], shop_id, client, row["nickname"], row["avatar"], token_tag(token))
     row = await principals.kefu_by_token(pool, token, client)
     if row is None:
         raise HandshakeRefused(closecodes.AUTH_FAILED, errors.BAD_TOKEN)
     if shop_id is not None and shop_id != row["shop_id"]:
         # The kefu's shop comes from its row; a console claiming another shop is refused.
         raise HandshakeRefused(closecodes.FORBIDDEN, errors.WRONG_SHOP)
-    return Principal("kefu", row["id"], row["shop_id"], client, row["nickname"], row["avatar"])
+    return Principal("kefu", row["id"], row["shop_id"], client, row["nickname"], row["avatar"], token_tag(token))
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:

@@ -28,22 +28,21 @@ class Chat:
     def ws_base(self) -> str:
         return str(self.client.make_url("/"))
 
-    async def user_token(self, user_id: int, client: int = 6) -> str:
-        token = new_token()
-        await self.db.execute(
+    async def user_token(self, user_id: int, client: int = 6, fresh: bool = False) -> str:
+        """The buyer's live token for that client (tabs share it), or a new login's with `fresh`."""
+        return await self.db.fetchval(
             "INSERT INTO session (user_id, token, client, expire_time) VALUES ($1, $2, $3, now() + interval '1 hour')"
-            " ON CONFLICT (user_id, client) DO UPDATE SET token = EXCLUDED.token, expire_time = EXCLUDED.expire_time",
-            user_id, token, client)
-        return token
+            " ON CONFLICT (user_id, client) DO UPDATE SET expire_time = EXCLUDED.expire_time,"
+            " token = CASE WHEN $4 OR session.expire_time <= now() THEN EXCLUDED.token ELSE session.token END"
+            " RETURNING token", user_id, new_token(), client, fresh)
 
-    async def kefu_token(self, kefu_id: int) -> str:
-        token = new_token()
-        await self.db.execute(
+    async def kefu_token(self, kefu_id: int, fresh: bool = False) -> str:
+        return await self.db.fetchval(
             "INSERT INTO kefu_session (kefu_id, shop_id, token, client, expire_time)"
             " SELECT id, shop_id, $2, 5, now() + interval '1 hour' FROM kefu WHERE id = $1"
-            " ON CONFLICT (kefu_id, client) DO UPDATE SET token = EXCLUDED.token, expire_time = EXCLUDED.expire_time",
-            kefu_id, token)
-        return token
+            " ON CONFLICT (kefu_id, client) DO UPDATE SET expire_time = EXCLUDED.expire_time,"
+            " token = CASE WHEN $3 OR kefu_session.expire_time <= now() THEN EXCLUDED.token"
+            " ELSE kefu_session.token END RETURNING token", kefu_id, new_token(), fresh)
 
     async def connect(self, query: str, expect_login: bool = True) -> "Socket":
         ws = await self.client.session.ws_connect(self.client.make_url("/?" + query), autoping=True)
@@ -110,7 +109,8 @@ class Socket:
                 frames.append(orjson.loads(msg.data))
                 continue
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING), msg
-            return self.ws.close_code, frames
+            # the code the server sent (close_code can still read 1006 while the closing handshake ends)
+            return (msg.data if msg.type == aiohttp.WSMsgType.CLOSE else self.ws.close_code), frames
 
     async def close(self) -> None:
         await self.ws.close()

@@ -145,3 +145,22 @@ async def test_revoked_kefu_is_disconnected_at_once(live):
     code, frames = await kefu.closed()
     assert code == 4001
     assert frames[-1] == {"event": "error", "data": {"msg": "账号已退出登录或被禁用", "msg_type": 1}}
+
+
+async def test_newer_login_replaces_older_sockets_4004(live):
+    from chat_server.keys import REVOCATION
+    await asyncio.wait_for(live.app[REVOCATION].listening.wait(), 5)
+    old_kefu = await live.kefu(2)
+    old_user = await live.user(7, shop_id=1)
+    other_client = await live.user(7, shop_id=1, client=3)        # another device type: untouched
+    await live.kefu_token(2, fresh=True)                          # a new login of the same kefu
+    code, frames = await old_kefu.closed()
+    assert code == 4004 and frames[-1]["data"]["msg"] == "账号已在别处登录"
+    await live.user_token(7, fresh=True)                          # the buyer logs in again (client 6)
+    new_user = await live.user(7, shop_id=1)
+    code, _ = await old_user.closed()
+    assert code == 4004
+    await other_client.send("ping")
+    assert (await other_client.expect("ping"))["client_time"] > 0
+    await new_user.send("ping")
+    assert (await new_user.expect("ping"))["client_time"] > 0
