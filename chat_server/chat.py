@@ -65,7 +65,7 @@ class ChatService:
             if data.to_type != "user":
                 raise ChatError(errors.BAD_RECIPIENT)
             shop_id, user_id = me.shop_id, to_int(data.to_id)
-            if user_id is None or not await conversations.conversation_exists(self.pool, shop_id, user_id):
+            if user_id is None or not await self._conversation_exists(conn, user_id):
                 raise ChatError(errors.NO_SUCH_USER)
             owner = me.id
         msg = await self._validated_content(me, shop_id, data)
@@ -89,10 +89,25 @@ class ChatService:
         peer = kefu_topic(rel["kefu_id"]) if me.role == "user" else user_topic(shop_id, user_id)
         self.hub.publish(peer, payload, seq_key)
 
+    async def _conversation_exists(self, conn: Connection, user_id: int) -> bool:
+        if conn.known is not None and user_id in conn.known:
+            return True
+        if not await conversations.conversation_exists(self.pool, conn.principal.shop_id, user_id):
+            return False
+        if conn.known is None:
+            conn.known = {}
+        conn.known[user_id] = 1
+        return True
+
     async def _owner_for_user_message(self, conn: Connection, hint: int | None) -> int:
+        """The owner to give a conversation that has none yet. Once it has one, the store statement
+        keeps it whatever is passed here, so a connection that has seen an owner asks no more."""
         me = conn.principal
+        if conn.known is not None and me.shop_id in conn.known:
+            return conn.known[me.shop_id]
         rel = await conversations.relation(self.pool, me.shop_id, me.id)
         if rel is not None and rel["kefu_id"]:
+            conn.known = {me.shop_id: rel["kefu_id"]}
             return rel["kefu_id"]
         if hint is None:
             raise ChatError(errors.NO_SUCH_KEFU)
@@ -101,6 +116,7 @@ class ChatService:
         if owner is None:
             raise ChatError(errors.NO_SUCH_KEFU)
         await self.presence.set_owner(me.shop_id, me.id, owner)
+        conn.known = {me.shop_id: owner}
         return owner
 
     async def _validated_content(self, me: Principal, shop_id: int, data: ChatData) -> str:

@@ -61,7 +61,7 @@ def kefu_topic(kefu_id: int) -> str:
 class Connection:
     __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_writer",
                  "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held", "replayed", "bucket",
-                 "strikes", "__weakref__")
+                 "strikes", "known", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, *, max_frames: int, max_bytes: int):
         self.id = next(_ids)
@@ -85,6 +85,9 @@ class Connection:
         self.replayed: dict[tuple[int, int], int] | None = None
         self.bucket = None       # this connection's frame-rate bucket (limits.py), if limited
         self.strikes = 0         # frames refused by the rate limit
+        # Conversations this connection has seen exist (they are never deleted): a buyer's owner
+        # by shop, a kefu's buyers. Spares a query per message.
+        self.known: dict[int, int] | None = None
 
     def __repr__(self) -> str:
         p = self.principal

@@ -23,11 +23,13 @@ def record(rec: dict, tz: str, from_nickname: str | None = None, from_avatar: st
             goods = orjson.loads(rec["msg"])
         except orjson.JSONDecodeError:
             goods = []
+    created = format_time(rec["create_time"], tz)
     out = {
         "id": rec["id"], "shop_id": rec["shop_id"], "user_id": rec["user_id"], "seq": rec["seq"],
         "from_id": rec["from_id"], "from_type": rec["from_type"], "to_id": rec["to_id"], "to_type": rec["to_type"],
         "msg": rec["msg"], "msg_type": rec["msg_type"], "is_read": rec["is_read"], "type": rec["type"],
-        "create_time": format_time(rec["create_time"], tz), "update_time": format_time(rec["update_time"], tz),
+        "create_time": created,
+        "update_time": created if rec["update_time"] == rec["create_time"] else format_time(rec["update_time"], tz),
         "create_time_stamp": unix(rec["create_time"]),
         "from_avatar": rec.get("from_avatar", "") if from_avatar is None else from_avatar,
         "from_nickname": rec.get("from_nickname", "") if from_nickname is None else from_nickname,
