@@ -13,15 +13,7 @@ from aiohttp import web
 
 from chat_server.data import principals
 from shared.service import POOL
-from shared.tokens import is_token_shaped
-from shared.web import NotLoggedIn
-
-
-def request_token(request: web.Request) -> str:
-    token = request.headers.get("token", "").strip()
-    if not is_token_shaped(token):
-        raise NotLoggedIn("请登录")
-    return token
+from shared.web import NotLoggedIn, request_token
 
 
 async def current_kefu(request: web.Request) -> asyncpg.Record:

@@ -10,15 +10,7 @@ from aiohttp import web
 from commerce_api.data.admin_sessions import admin_by_token
 from commerce_api.data.user_sessions import user_by_token
 from shared.service import POOL
-from shared.tokens import is_token_shaped
-from shared.web import NotLoggedIn
-
-
-def request_token(request: web.Request) -> str:
-    token = request.headers.get("token", "").strip()
-    if not is_token_shaped(token):
-        raise NotLoggedIn("请登录")
-    return token
+from shared.web import NotLoggedIn, request_token
 
 
 async def current_user(request: web.Request) -> asyncpg.Record:

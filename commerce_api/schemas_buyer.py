@@ -1,9 +1,7 @@
-"""Input schemas of the buyer API (/api/*) and the internal API (/internal/*), and the strict field
-types they share.
+"""Input schemas of the buyer API (/api/*) and the internal API (/internal/*).
 
-marshmallow's own Integer truncates 1.5 to 1 and reads non-ASCII digits; ids here accept only a
-JSON integer or a string of ASCII digits, and stay within Postgres' int4 so that an oversized id is
-a clear input error instead of a database overflow.
+The fields are the strict ones of `shared.inputs`: ids are ASCII-digit int4s, so that an oversized
+id is a clear input error instead of a database overflow.
 """
 from __future__ import annotations
 
@@ -12,58 +10,12 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates
 
+from shared.inputs import DIGITS_RE, INT4_MAX, Text, WholeNumber, record_id
 from shared.web import Input
 
-INT4_MAX = 2_147_483_647
 BUYER_CLIENTS = (1, 2, 3, 4, 6)          # 5 is the kefu pc console, which logs in elsewhere
 MOBILE_RE = re.compile(r"^1\d{10}$")
-_DIGITS_RE = re.compile(r"^[0-9]{1,10}$")
 MAX_IDS = 100
-
-
-class WholeNumber(fields.Field):
-    """A non-negative integer: a JSON integer (not a bool) or a string of ASCII digits."""
-
-    default_error_messages = {"invalid": "必须是整数"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and _DIGITS_RE.match(value.strip()):
-            number = int(value.strip())
-        else:
-            raise self.make_error("invalid")
-        if not 0 <= number <= INT4_MAX:
-            raise self.make_error("invalid")
-        return number
-
-
-class Text(fields.Field):
-    """A string; a JSON number is taken as its digits (some clients send a mobile as a number)."""
-
-    default_error_messages = {"invalid": "必须是字符串"}
-
-    def __init__(self, *, strip: bool = True, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.strip = strip
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise self.make_error("invalid")
-        text = str(value)
-        return text.strip() if self.strip else text
-
-
-def record_id(label: str, *, required: bool = True, allow_zero: bool = False, **kwargs: Any) -> WholeNumber:
-    """An id parameter whose every error names it, e.g. "goods_id 必须是正整数"."""
-    message = f"{label} 必须是{'非负' if allow_zero else '正'}整数"
-    return WholeNumber(
-        required=required,
-        validate=validate.Range(min=0 if allow_zero else 1, error=message),
-        error_messages={"required": f"缺少参数 {label}", "null": message, "invalid": message},
-        **kwargs)
 
 
 def client_field() -> WholeNumber:
@@ -177,7 +129,7 @@ class IdList(fields.Field):
         if not isinstance(value, str):
             raise self.make_error("invalid")
         parts = [part.strip() for part in value.split(",")]
-        if any(not _DIGITS_RE.match(part) for part in parts):
+        if any(not DIGITS_RE.match(part) for part in parts):
             raise self.make_error("invalid")
         ids = list(dict.fromkeys(int(part) for part in parts))
         if any(not 1 <= i <= INT4_MAX for i in ids):

@@ -4,11 +4,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+_unknown_account_hash: str | None = None
 
 
 def hash_password(password: str) -> str:
@@ -45,3 +48,19 @@ async def check_password(stored: str, salt: str, password: str) -> tuple[bool, s
 
 async def make_password(password: str) -> str:
     return await asyncio.to_thread(hash_password, password)
+
+
+async def check_account_password(account: Any, password: str) -> tuple[bool, str | None]:
+    """`check_password` for a login by account name: `account` is its row (a dict or a record with
+    `password` and `salt`), or None when no such account exists.
+
+    An unknown account (None) is checked against an argon2 hash nobody knows the password of, so
+    that it costs as much time as a wrong password and the answer time does not reveal accounts.
+    """
+    global _unknown_account_hash
+    if account is None:
+        if _unknown_account_hash is None:
+            _unknown_account_hash = await make_password(secrets.token_hex(16))
+        await check_password(_unknown_account_hash, "", password)
+        return False, None
+    return await check_password(account["password"], account["salt"], password)

@@ -15,7 +15,10 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import orjson
 from aiohttp import web
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, validates
+
+from shared.inputs import record_id
+from shared.tokens import is_token_shaped
 
 log = logging.getLogger("kefu.http")
 access_log = logging.getLogger("kefu.access")
@@ -23,6 +26,7 @@ access_log = logging.getLogger("kefu.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE_NO = 100_000
 DEFAULT_PAGE_SIZE = 15
 
 
@@ -44,6 +48,14 @@ class NotLoggedIn(ApiError):
 
     def __init__(self, msg: str = "登录超时，请重新登录"):
         super().__init__(msg)
+
+
+def request_token(request: web.Request) -> str:
+    """The caller's `token` header; a missing or malformed one is `NotLoggedIn` before any lookup."""
+    token = request.headers.get("token", "").strip()
+    if not is_token_shaped(token):
+        raise NotLoggedIn("请登录")
+    return token
 
 
 # -------------------------------------------------------------------------------------- envelope
@@ -83,10 +95,15 @@ class Input(Schema):
 
 
 class PageInput(Input):
-    page_no = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000),
-                             error_messages={"invalid": "page_no 必须是正整数"})
-    page_size = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1),
-                               error_messages={"invalid": "page_size 必须是正整数"})
+    """Strict like ids: "2.5", "１" or a bool is refused, not truncated or guessed."""
+    page_no = record_id("page_no", required=False, load_default=1)
+    page_size = record_id("page_size", required=False, load_default=DEFAULT_PAGE_SIZE)  # capped by page_args
+
+    @validates("page_no")
+    def _within_reach(self, value: int, **kwargs: Any) -> None:
+        # a deeper page only makes the database skip ever more rows
+        if value > MAX_PAGE_NO:
+            raise ValidationError(f"page_no 不能超过 {MAX_PAGE_NO}")
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:

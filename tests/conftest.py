@@ -12,8 +12,9 @@ import os
 import secrets
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Coroutine
+from typing import Any, Coroutine, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -55,7 +56,9 @@ def pg_server_dsn() -> str:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _admin(dsn: str, *statements: str) -> None:
+async def admin_sql(dsn: str, *statements: str) -> None:
+    """Run statements one by one, each outside any transaction (CREATE and DROP DATABASE refuse to
+    run inside one), on a connection of their own."""
     conn = await asyncpg.connect(dsn)
     try:
         for sql in statements:
@@ -64,28 +67,32 @@ async def _admin(dsn: str, *statements: str) -> None:
         await conn.close()
 
 
+@contextmanager
+def database(server_dsn: str, name: str, template: str | None = None) -> Iterator[str]:
+    """A new database `name` on the server (a copy of `template` when given) for the duration of
+    the block, dropped after it; yields its DSN."""
+    create = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+    run_sync(admin_sql(server_dsn, create))
+    try:
+        yield with_database(server_dsn, name)
+    finally:
+        run_sync(admin_sql(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def template_db(pg_server_dsn: str) -> str:
     name = f"kefu_tpl_{os.getpid()}_{secrets.token_hex(3)}"
-    run_sync(_admin(pg_server_dsn, f'CREATE DATABASE "{name}"'))
-    dsn = with_database(pg_server_dsn, name)
-    try:
+    with database(pg_server_dsn, name) as dsn:
         run_sync(migrate(dsn))
         run_sync(seed_demo(dsn))
         yield name
-    finally:
-        run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 def db_dsn(pg_server_dsn: str, template_db: str) -> str:
     """A private, migrated and seeded database for one test."""
-    name = f"kefu_t_{secrets.token_hex(5)}"
-    run_sync(_admin(pg_server_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
-    try:
-        yield with_database(pg_server_dsn, name)
-    finally:
-        run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with database(pg_server_dsn, f"kefu_t_{secrets.token_hex(5)}", template_db) as dsn:
+        yield dsn
 
 
 @pytest.fixture

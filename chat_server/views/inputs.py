@@ -1,72 +1,17 @@
 """Input schemas of the chat server's HTTP API (/kefuapi/*, /api/user/chatRecord, /api/index/chatConfig).
 
-Ids accept only a JSON integer or a string of ASCII digits within Postgres' int4 (marshmallow's
-Integer would truncate 1.5 and read non-ASCII digits), so a forged or oversized id is a clear
-input error, never a database overflow. Every message names what is wrong.
+The fields are the strict ones of `shared.inputs`: ids are ASCII-digit int4s, and every message
+names what is wrong.
 """
 from __future__ import annotations
 
-import re
-from typing import Any
+from marshmallow import validate
 
-from marshmallow import fields, validate
-
+from shared.inputs import Text, WholeNumber, record_id, search_text
 from shared.web import Input
 
-INT4_MAX = 2_147_483_647
 KEFU_CLIENT = 5                  # the kefu console is always the pc client
 PLATFORM, MERCHANT = 0, 1        # login `type`: table `admin` or `shop_admin`
-_DIGITS_RE = re.compile(r"^[0-9]{1,10}$")
-
-
-class WholeNumber(fields.Field):
-    """A non-negative int4: a JSON integer (not a bool) or a string of ASCII digits."""
-
-    default_error_messages = {"invalid": "必须是整数"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and _DIGITS_RE.match(value.strip()):
-            number = int(value.strip())
-        else:
-            raise self.make_error("invalid")
-        if not 0 <= number <= INT4_MAX:
-            raise self.make_error("invalid")
-        return number
-
-
-class Text(fields.Field):
-    """A string; a JSON number is taken as its digits (an account or an order number may come as one)."""
-
-    default_error_messages = {"invalid": "必须是字符串"}
-
-    def __init__(self, *, strip: bool = True, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.strip = strip
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise self.make_error("invalid")
-        text = str(value)
-        return text.strip() if self.strip else text
-
-
-def record_id(label: str, *, required: bool = True, allow_zero: bool = False, **kwargs: Any) -> WholeNumber:
-    """An id parameter whose every error names it, e.g. "user_id 必须是正整数"."""
-    message = f"{label} 必须是{'非负' if allow_zero else '正'}整数"
-    return WholeNumber(required=required, validate=validate.Range(min=0 if allow_zero else 1, error=message),
-                       error_messages={"required": f"缺少参数 {label}", "null": message, "invalid": message},
-                       **kwargs)
-
-
-def search_text(label: str) -> Text:
-    """An optional search term ('' = no filter), bounded so that a filter stays cheap."""
-    message = f"{label}不能超过 64 个字符"
-    return Text(load_default="", validate=validate.Length(max=64, error=message),
-                error_messages={"invalid": f"{label}必须是字符串", "null": f"{label}必须是字符串"})
 
 
 class KefuLoginInput(Input):

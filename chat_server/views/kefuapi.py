@@ -6,23 +6,21 @@ a forged id never reaches another shop's buyers, their profiles or their orders.
 """
 from __future__ import annotations
 
-import secrets
-
 from aiohttp import web
 
 from chat_server import wire
 from chat_server.commerce import CommerceError, CommerceUnavailable
 from chat_server.data import chat_config, conversations, principals
-from chat_server.http_auth import current_kefu, request_token
+from chat_server.http_auth import current_kefu
 from chat_server.keys import COMMERCE, PRESENCE
 from chat_server.views.inputs import (PLATFORM, KefuLoginInput, OrderInput, ReplyInput, UserInput,
                                       UserListInput)
-from shared.passwords import check_password, make_password
+from shared.passwords import check_account_password
 from shared.service import POOL, SETTINGS
 from shared.timefmt import format_time
 from shared.tokens import new_token
 from shared.uploads import accept_image_upload
-from shared.web import ApiError, load, ok, page_args, paged, parse, read_params
+from shared.web import ApiError, load, ok, page_args, paged, parse, read_params, request_token
 
 WRONG_CREDENTIALS = "账号或密码错误"
 NO_SUCH_USER = "用户不存在"
@@ -31,16 +29,6 @@ ORDERS_UNAVAILABLE = "订单信息获取失败，请稍后再试"
 
 _login_input, _user_list_input, _user_input = KefuLoginInput(), UserListInput(), UserInput()
 _order_input, _reply_input = OrderInput(), ReplyInput()
-_dummy_hash: str | None = None
-
-
-async def _hash_for_unknown_account() -> str:
-    """An argon2 hash nobody knows the password of: an unknown account is checked against it, so
-    that it costs as much time as a wrong password and the answer time does not reveal accounts."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = await make_password(secrets.token_hex(16))
-    return _dummy_hash
 
 
 # --------------------------------------------------------------------------------------- account
@@ -52,10 +40,7 @@ async def login(request: web.Request) -> web.Response:
     pool, settings = request.app[POOL], request.app[SETTINGS]
     admin_type = "admin" if args["type"] == PLATFORM else "shop_admin"
     admin = await principals.admin_for_kefu_login(pool, admin_type, args["account"])
-    if admin is None:
-        await check_password(await _hash_for_unknown_account(), "", args["password"])
-        raise ApiError(WRONG_CREDENTIALS)
-    valid, new_hash = await check_password(admin["password"], admin["salt"], args["password"])
+    valid, new_hash = await check_account_password(admin, args["password"])
     if not valid:
         raise ApiError(WRONG_CREDENTIALS)
     if new_hash is not None:

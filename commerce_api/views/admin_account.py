@@ -2,18 +2,16 @@
 (/adminapi), and the merchant's own shop."""
 from __future__ import annotations
 
-import secrets
-
 from aiohttp import web
 from marshmallow import fields, validate
 
-from commerce_api.auth import current_admin, request_token
+from commerce_api.auth import current_admin
 from commerce_api.data import admin_sessions, admins, config
 from commerce_api.views.admin_family import add_family_routes
 from commerce_api.views.backoffice_inputs import WholeNumber, text_field, with_times
-from shared.passwords import check_password, make_password
+from shared.passwords import check_account_password
 from shared.service import POOL, SETTINGS
-from shared.web import ApiError, Input, ok, parse
+from shared.web import ApiError, Input, ok, parse, request_token
 
 CLIENTS = (1, 2, 3, 4, 5, 6)   # mini-program, WeChat H5, iOS, Android, pc, plain H5
 WRONG_CREDENTIALS = "账号或密码错误"
@@ -30,26 +28,13 @@ class LoginInput(Input):
 
 
 _login_input = LoginInput()
-_dummy_hash: str | None = None
-
-
-async def _hash_for_unknown_account() -> str:
-    """An argon2 hash nobody knows the password of: an unknown account is checked against it, so
-    that it costs the same time as a wrong password and the answer time does not reveal accounts."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = await make_password(secrets.token_hex(16))
-    return _dummy_hash
 
 
 async def login(request: web.Request, admin_type: str) -> web.Response:
     args = await parse(request, _login_input)
     pool, settings = request.app[POOL], request.app[SETTINGS]
     account = await admins.account_for_login(pool, admin_type, args["account"])
-    if account is None:
-        await check_password(await _hash_for_unknown_account(), "", args["password"])
-        raise ApiError(WRONG_CREDENTIALS)
-    valid, new_hash = await check_password(account["password"], account["salt"], args["password"])
+    valid, new_hash = await check_account_password(account, args["password"])
     if not valid:
         raise ApiError(WRONG_CREDENTIALS)
     if account["disable"]:

@@ -1,5 +1,9 @@
 """Input fields and output shaping shared by the back-office views (/shopapi, /adminapi) and the
-customer-service configuration views."""
+customer-service configuration views.
+
+Their WholeNumber is more lenient than `shared.inputs.WholeNumber` (it reads 2.0, signs and
+non-ASCII digits, and leaves the range to each field's validator and message), so it stays here.
+"""
 from __future__ import annotations
 
 import re
@@ -7,9 +11,9 @@ from typing import Any, Iterable
 
 from marshmallow import ValidationError, fields, validate
 
+from shared.inputs import INT4_MAX
 from shared.timefmt import format_time
 
-INT32_MAX = 2**31 - 1
 MAX_PATH_LENGTH = 255
 # A relative path under the upload root, as the upload endpoints return them (uploads/user/3/x.png):
 # no scheme, no leading slash, no parent segments, no empty segments, no backslashes.
@@ -39,7 +43,7 @@ class Trimmed(fields.String):
 
 def id_field(label: str, **kwargs: Any) -> WholeNumber:
     """A required positive int4 id."""
-    return WholeNumber(required=True, validate=validate.Range(min=1, max=INT32_MAX, error=f"{label}无效"),
+    return WholeNumber(required=True, validate=validate.Range(min=1, max=INT4_MAX, error=f"{label}无效"),
                        error_messages={"required": f"请选择{label}", "invalid": f"{label}必须是整数",
                                        "null": f"请选择{label}"}, **kwargs)
 

@@ -15,8 +15,8 @@ from marshmallow import validate
 from commerce_api.auth import current_admin
 from commerce_api.data import admins, config
 from commerce_api.views.admin_family import add_family_routes
-from commerce_api.views.backoffice_inputs import (INT32_MAX, WholeNumber, absolute_url, text_field,
-                                                  upload_path_field)
+from commerce_api.views.backoffice_inputs import WholeNumber, absolute_url, text_field, upload_path_field
+from shared.inputs import INT4_MAX
 from shared.service import POOL, SETTINGS
 from shared.web import ApiError, Input, ok, parse
 
@@ -35,7 +35,7 @@ class SetConfigInput(Input):
 
 
 class ShopIdInput(Input):
-    shop_id = WholeNumber(required=True, validate=validate.Range(min=1, max=INT32_MAX, error="店铺信息不存在"),
+    shop_id = WholeNumber(required=True, validate=validate.Range(min=1, max=INT4_MAX, error="店铺信息不存在"),
                           error_messages={"required": "请选择店铺", "invalid": "店铺 id 必须是整数",
                                           "null": "请选择店铺"})
 

@@ -5,7 +5,6 @@ Ids always go through the caller's shop: a kefu of another shop answers "客服�
 """
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -13,10 +12,10 @@ from aiohttp import web
 from commerce_api.auth import current_admin
 from commerce_api.data import admins, kefu, kefu_sessions
 from commerce_api.views.admin_family import add_family_routes
-from commerce_api.views.backoffice_inputs import (flag_field, id_field, sort_field, text_field, upload_path_field,
-                                                  with_times)
+from commerce_api.views.backoffice_inputs import flag_field, id_field, sort_field, text_field, upload_path_field
+from commerce_api.views.shop_records import delete_view, detail_view, formatted, page_answer, row_answer
 from shared.service import POOL, SETTINGS
-from shared.web import ApiError, Input, ok, page_args, paged, parse, read_params
+from shared.web import ApiError, Input, ok, page_args, parse, read_params
 
 NOT_FOUND = "客服不存在"
 NICKNAME_MAX = 32
@@ -50,24 +49,14 @@ class KefuStatusInput(Input):
 _id_input, _add_input, _edit_input, _status_input = KefuIdInput(), AddKefuInput(), EditKefuInput(), KefuStatusInput()
 
 
-def _out(row: dict[str, Any], request: web.Request) -> dict[str, Any]:
-    return with_times(row, request.app[SETTINGS].time_zone)
-
-
 async def lists(request: web.Request, admin_type: str) -> web.Response:
     admin = await current_admin(request, admin_type)
     page_no, page_size = page_args(await read_params(request))
     rows, count = await kefu.list_kefu(request.app[POOL], admin["shop_id"], (page_no - 1) * page_size, page_size)
-    return ok(paged([_out(r, request) for r in rows], count, page_no, page_size))
+    return page_answer(request, rows, count, page_no, page_size)
 
 
-async def detail(request: web.Request, admin_type: str) -> web.Response:
-    admin = await current_admin(request, admin_type)
-    args = await parse(request, _id_input)
-    row = await kefu.get_kefu(request.app[POOL], admin["shop_id"], args["id"])
-    if row is None:
-        raise ApiError(NOT_FOUND)
-    return ok(_out(row, request))
+detail = detail_view(_id_input, kefu.get_kefu, NOT_FOUND)
 
 
 async def add(request: web.Request, admin_type: str) -> web.Response:
@@ -84,7 +73,7 @@ async def add(request: web.Request, admin_type: str) -> web.Response:
                                   args["sort"], args["disable"])
     except kefu.AdminAlreadyBound:
         raise ApiError("该管理员已绑定客服") from None
-    return ok(_out(row, request), msg="添加成功")
+    return ok(formatted(request, row), msg="添加成功")
 
 
 async def edit(request: web.Request, admin_type: str) -> web.Response:
@@ -92,26 +81,17 @@ async def edit(request: web.Request, admin_type: str) -> web.Response:
     args = await parse(request, _edit_input)
     changes = {k: args[k] for k in ("nickname", "avatar", "sort", "disable") if k in args}
     row = await kefu.update_kefu(request.app[POOL], admin["shop_id"], args["id"], **changes)
-    if row is None:
-        raise ApiError(NOT_FOUND)
-    return ok(_out(row, request), msg="编辑成功")
+    return row_answer(request, row, NOT_FOUND, msg="编辑成功")
 
 
 async def status(request: web.Request, admin_type: str) -> web.Response:
     admin = await current_admin(request, admin_type)
     args = await parse(request, _status_input)
     row = await kefu.update_kefu(request.app[POOL], admin["shop_id"], args["id"], disable=args["disable"])
-    if row is None:
-        raise ApiError(NOT_FOUND)
-    return ok(_out(row, request), msg="设置成功")
+    return row_answer(request, row, NOT_FOUND, msg="设置成功")
 
 
-async def delete(request: web.Request, admin_type: str) -> web.Response:
-    admin = await current_admin(request, admin_type)
-    args = await parse(request, _id_input)
-    if not await kefu.delete_kefu(request.app[POOL], admin["shop_id"], args["id"]):
-        raise ApiError(NOT_FOUND)
-    return ok(msg="删除成功")
+delete = delete_view(_id_input, kefu.delete_kefu, NOT_FOUND)
 
 
 async def login_as(request: web.Request, admin_type: str) -> web.Response:

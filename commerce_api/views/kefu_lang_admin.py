@@ -2,16 +2,15 @@
 shop 0. Titles and contents are each unique within a shop."""
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from commerce_api.auth import current_admin
 from commerce_api.data import kefu_lang
 from commerce_api.views.admin_family import add_family_routes
-from commerce_api.views.backoffice_inputs import id_field, sort_field, text_field, with_times
-from shared.service import POOL, SETTINGS
-from shared.web import ApiError, Input, load, ok, page_args, paged, parse, read_params
+from commerce_api.views.backoffice_inputs import id_field, sort_field, text_field
+from commerce_api.views.shop_records import delete_view, detail_view, formatted, page_answer, row_answer
+from shared.service import POOL
+from shared.web import ApiError, Input, load, ok, page_args, parse, read_params
 
 NOT_FOUND = "快捷回复不存在"
 DUPLICATE = {"title": "标题已存在", "content": "内容已存在"}
@@ -42,10 +41,6 @@ class EditInput(Input):
 _list_input, _id_input, _add_input, _edit_input = ListInput(), ReplyIdInput(), AddInput(), EditInput()
 
 
-def _out(row: dict[str, Any], request: web.Request) -> dict[str, Any]:
-    return with_times(row, request.app[SETTINGS].time_zone)
-
-
 async def lists(request: web.Request, admin_type: str) -> web.Response:
     admin = await current_admin(request, admin_type)
     params = await read_params(request)
@@ -53,16 +48,10 @@ async def lists(request: web.Request, admin_type: str) -> web.Response:
     page_no, page_size = page_args(params)
     rows, count = await kefu_lang.list_quick_replies(request.app[POOL], admin["shop_id"], args["keyword"],
                                                      (page_no - 1) * page_size, page_size)
-    return ok(paged([_out(r, request) for r in rows], count, page_no, page_size))
+    return page_answer(request, rows, count, page_no, page_size)
 
 
-async def detail(request: web.Request, admin_type: str) -> web.Response:
-    admin = await current_admin(request, admin_type)
-    args = await parse(request, _id_input)
-    row = await kefu_lang.get_quick_reply(request.app[POOL], admin["shop_id"], args["id"])
-    if row is None:
-        raise ApiError(NOT_FOUND)
-    return ok(_out(row, request))
+detail = detail_view(_id_input, kefu_lang.get_quick_reply, NOT_FOUND)
 
 
 async def add(request: web.Request, admin_type: str) -> web.Response:
@@ -73,7 +62,7 @@ async def add(request: web.Request, admin_type: str) -> web.Response:
                                               args["sort"])
     except kefu_lang.DuplicateQuickReply as exc:
         raise ApiError(DUPLICATE[exc.field]) from None
-    return ok(_out(row, request), msg="添加成功")
+    return ok(formatted(request, row), msg="添加成功")
 
 
 async def edit(request: web.Request, admin_type: str) -> web.Response:
@@ -84,17 +73,10 @@ async def edit(request: web.Request, admin_type: str) -> web.Response:
         row = await kefu_lang.update_quick_reply(request.app[POOL], admin["shop_id"], args["id"], **changes)
     except kefu_lang.DuplicateQuickReply as exc:
         raise ApiError(DUPLICATE[exc.field]) from None
-    if row is None:
-        raise ApiError(NOT_FOUND)
-    return ok(_out(row, request), msg="编辑成功")
+    return row_answer(request, row, NOT_FOUND, msg="编辑成功")
 
 
-async def delete(request: web.Request, admin_type: str) -> web.Response:
-    admin = await current_admin(request, admin_type)
-    args = await parse(request, _id_input)
-    if not await kefu_lang.delete_quick_reply(request.app[POOL], admin["shop_id"], args["id"]):
-        raise ApiError(NOT_FOUND)
-    return ok(msg="删除成功")
+delete = delete_view(_id_input, kefu_lang.delete_quick_reply, NOT_FOUND)
 
 
 def setup_routes(app: web.Application) -> None:

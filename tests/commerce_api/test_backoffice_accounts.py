@@ -9,24 +9,12 @@ import pytest
 
 from shared.passwords import legacy_md5
 from shared.tokens import new_token
-
-SHOP_PASSWORD = "shop123456"
-ADMIN_PASSWORD = "admin123456"
-TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-async def call(client, method, path, token=None, **kwargs):
-    headers = {"token": token} if token else {}
-    resp = await client.request(method, path, headers=headers, **kwargs)
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
+from tests.commerce_api.helpers import ADMIN_PASSWORD, SHOP_PASSWORD, TIME_RE, call, login
 
 
 async def shop_login(commerce, account="shop1", password=SHOP_PASSWORD, **extra):
-    body = await call(commerce, "POST", "/shopapi/account/login",
-                      json={"account": account, "password": password, "client": 5, **extra})
-    assert body["code"] == 1, body
-    return body["data"]["token"]
+    """A merchant token, logging in on the pc client unless `extra` names another."""
+    return await login(commerce, "/shopapi", account, password, **{"client": 5, **extra})
 
 
 # ------------------------------------------------------------------------------------------ login

@@ -10,24 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared.passwords import hash_password
-
-SHOP_PASSWORD = "shop123456"
-ADMIN_PASSWORD = "admin123456"
-TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-async def call(client, method, path, token=None, **kwargs):
-    headers = {"token": token} if token else {}
-    resp = await client.request(method, path, headers=headers, **kwargs)
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
-
-
-async def login(commerce, prefix="/shopapi", account="shop1"):
-    password = ADMIN_PASSWORD if prefix == "/adminapi" else SHOP_PASSWORD
-    body = await call(commerce, "POST", f"{prefix}/account/login", json={"account": account, "password": password})
-    assert body["code"] == 1, body
-    return body["data"]["token"]
+from tests.commerce_api.helpers import TIME_RE, call, login
 
 
 class Revocations:

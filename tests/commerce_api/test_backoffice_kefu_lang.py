@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-SHOP_PASSWORD = "shop123456"
-ADMIN_PASSWORD = "admin123456"
-
-
-async def call(client, method, path, token=None, **kwargs):
-    headers = {"token": token} if token else {}
-    resp = await client.request(method, path, headers=headers, **kwargs)
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
-
-
-async def login(commerce, prefix="/shopapi", account="shop1"):
-    password = ADMIN_PASSWORD if prefix == "/adminapi" else SHOP_PASSWORD
-    body = await call(commerce, "POST", f"{prefix}/account/login", json={"account": account, "password": password})
-    assert body["code"] == 1, body
-    return body["data"]["token"]
+from tests.commerce_api.helpers import call, login
 
 
 async def reply_id(db, shop_id, title):

@@ -142,7 +142,7 @@ async def test_orders_of_a_buyer_without_orders(commerce):
     ({"user_id": "x"}, "user_id 必须是正整数"),
     ({"user_id": "1", "shop_id": "-1"}, "shop_id 必须是非负整数"),
     ({"user_id": "1", "order_sn": "D" * 65}, "order_sn 不能超过64个字符"),
-    ({"user_id": "1", "page_no": "-1"}, "page_no"),
+    ({"user_id": "1", "page_no": "-1"}, "page_no 必须是正整数"),
     ({"user_id": "1", "page_size": "many"}, "page_size 必须是正整数"),
 ])
 async def test_orders_bad_input(commerce, params, message):

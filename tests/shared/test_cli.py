@@ -6,41 +6,26 @@ import ast
 import json
 import os
 import re
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from shared.pgserver import PgServer, free_port
-from shared.settings import REPO_ROOT, Settings
-from tests.conftest import _admin, run_sync, with_database
+from shared.settings import REPO_ROOT
+from tests.conftest import admin_sql, run_sync, with_database
+from tests.shared.helpers import KEFU, fetchval, kefu_env
 
-KEFU = str(Path(sys.executable).parent / "kefu")
-# Every variable the services read (as_env leaves out the unset optional ones) and the demo folder.
-SETTINGS_VARIABLES = (set(Settings.from_env({}).as_env())
-                      | {"DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY", "KEFU_VAR_DIR"})
 HAS_DEMO_DATA = (REPO_ROOT / "shared" / "demo_data.py").exists()
 BANNER_TIMEOUT = 120  # a first run includes initdb
 STOP_TIMEOUT = 20
 
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def kefu_env(**overrides: str) -> dict[str, str]:
-    """This process's environment without any kefu setting, plus `overrides`."""
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    env.update(overrides)
-    return env
 
 
 def get_json(url: str) -> dict:
@@ -194,33 +179,15 @@ def test_demo_refuses_bad_configuration_before_starting_anything(tmp_path):
 
 # --------------------------------------------------------------------------------- databases
 
-@pytest.fixture
-def empty_db(pg_server_dsn: str) -> str:
-    name = f"kefu_cli_{secrets.token_hex(5)}"
-    run_sync(_admin(pg_server_dsn, f'CREATE DATABASE "{name}"'))
-    try:
-        yield with_database(pg_server_dsn, name)
-    finally:
-        run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _fetchval(dsn: str, sql: str):
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.mark.skipif(not HAS_DEMO_DATA, reason="shared/demo_data.py has not landed yet")
 def test_seed_demo_migrates_and_is_idempotent(empty_db, tmp_path):
     env = kefu_env(DATABASE_URL=empty_db, UPLOAD_DIR=str(tmp_path / "uploads"))
     for _ in range(2):
         proc = run_kefu(["seed-demo"], env)
         assert proc.returncode == 0, proc.stderr
-    assert run_sync(_fetchval(empty_db, 'SELECT count(*) FROM "user"')) == 20
-    assert run_sync(_fetchval(empty_db, "SELECT count(*) FROM goods")) == 24
-    assert run_sync(_fetchval(empty_db, "SELECT count(*) FROM kefu")) == 4
+    assert run_sync(fetchval(empty_db, 'SELECT count(*) FROM "user"')) == 20
+    assert run_sync(fetchval(empty_db, "SELECT count(*) FROM goods")) == 24
+    assert run_sync(fetchval(empty_db, "SELECT count(*) FROM kefu")) == 4
     assert any((tmp_path / "uploads").rglob("*.png"))
 
 
@@ -250,16 +217,6 @@ def test_kefu_chat_exits_with_the_service_code():
 
 
 # ------------------------------------------------------------------------------- kefu demo
-
-@pytest.fixture
-def pg_folder() -> Path:
-    """A folder for a private Postgres, outside pytest's tmp_path: any pytest session starting on
-    this machine resets /tmp/pytest-of-<user> to mode 0700, which the server's own user (postgres,
-    when the tests run as root) then cannot cross."""
-    folder = Path(tempfile.mkdtemp(prefix="kefu-test-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
 
 def _demo_env(var_dir: Path, **extra: str) -> tuple[dict[str, str], int, int]:
     chat_port, commerce_port = free_port(), free_port()
@@ -306,8 +263,8 @@ def test_demo_with_private_postgres_end_to_end(pg_folder):
             body = post_json(f"http://127.0.0.1:{commerce_port}/api/account/login",
                              {"mobile": "13800000001", "password": "user123456", "client": 6})
             assert body["code"] == 1, body
-        assert run_sync(_fetchval(dsn, "SELECT count(*) FROM schema_migrations")) >= 1
-        run_sync(_fetchval(dsn, "CREATE TABLE kept_across_restarts (x int)"))
+        assert run_sync(fetchval(dsn, "SELECT count(*) FROM schema_migrations")) >= 1
+        run_sync(fetchval(dsn, "CREATE TABLE kept_across_restarts (x int)"))
 
         assert len(kefu.children) == 2
         started = time.monotonic()
@@ -333,8 +290,8 @@ def test_demo_restart_reuses_running_postgres_key_and_data(pg_folder):
     server = PgServer(var_dir / "pg")
     server_dsn = server.start()
     try:
-        run_sync(_admin(server_dsn, 'CREATE DATABASE "kefu"'))
-        run_sync(_admin(with_database(server_dsn, "kefu"), "CREATE TABLE kept_across_restarts (x int)"))
+        run_sync(admin_sql(server_dsn, 'CREATE DATABASE "kefu"'))
+        run_sync(admin_sql(with_database(server_dsn, "kefu"), "CREATE TABLE kept_across_restarts (x int)"))
         env, chat_port, commerce_port = _demo_env(var_dir)
         kefu = Kefu(["demo"], env, pg_folder)
         try:
@@ -347,7 +304,7 @@ def test_demo_restart_reuses_running_postgres_key_and_data(pg_folder):
             # Ctrl-C in a terminal signals the whole foreground process group.
             assert kefu.stop(signal.SIGINT, group=True) == 0
             assert not any(alive(pid) for pid in kefu.children)
-            assert run_sync(_fetchval(dsn, "SELECT count(*) FROM kept_across_restarts")) == 0
+            assert run_sync(fetchval(dsn, "SELECT count(*) FROM kept_across_restarts")) == 0
             assert server.running_port() == server.port
         finally:
             kefu.kill()
@@ -366,11 +323,11 @@ def test_demo_with_database_url_starts_no_postgres(empty_db, tmp_path):
         _check_services(chat_port, commerce_port)
         assert not (var_dir / "pg").exists()
         assert "private Postgres" not in kefu.output
-        assert run_sync(_fetchval(empty_db, "SELECT count(*) FROM schema_migrations")) >= 1
+        assert run_sync(fetchval(empty_db, "SELECT count(*) FROM schema_migrations")) >= 1
         assert kefu.stop(signal.SIGTERM) == 0
         assert not any(alive(pid) for pid in kefu.children)
         # The given server is untouched: still serving.
-        assert run_sync(_fetchval(empty_db, "SELECT 1")) == 1
+        assert run_sync(fetchval(empty_db, "SELECT 1")) == 1
     finally:
         kefu.kill()
 

@@ -2,40 +2,14 @@
 runner, and refuses an applied migration that changed."""
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from shared.migrate import MigrationError, load_migrations, migrate
-from shared.settings import Settings
-from tests.conftest import _admin, run_sync, with_database
-
-KEFU = str(Path(sys.executable).parent / "kefu")
-# Every variable the services read (as_env leaves out the unset optional ones) and the demo folder.
-SETTINGS_VARIABLES = (set(Settings.from_env({}).as_env())
-                      | {"DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY", "KEFU_VAR_DIR"})
-
-
-def kefu_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    env.update(overrides)
-    return env
-
-
-@pytest.fixture
-def empty_db(pg_server_dsn: str) -> str:
-    """A brand-new database with nothing in it."""
-    name = f"kefu_empty_{secrets.token_hex(5)}"
-    run_sync(_admin(pg_server_dsn, f'CREATE DATABASE "{name}"'))
-    try:
-        yield with_database(pg_server_dsn, name)
-    finally:
-        run_sync(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+from tests.conftest import run_sync
+from tests.shared.helpers import KEFU, kefu_env
 
 
 async def _fetch(dsn: str, sql: str) -> list[asyncpg.Record]:

@@ -3,38 +3,17 @@ already running on its folder, keeps its data across restarts, and stops."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from pathlib import Path
 
-import asyncpg
 import pytest
 
 from shared.pgserver import PgServer
 from tests.conftest import run_sync
-
-
-@pytest.fixture
-def pg_folder() -> Path:
-    """A folder for a private Postgres, outside pytest's tmp_path: any pytest session starting on
-    this machine resets /tmp/pytest-of-<user> to mode 0700, which the server's own user (postgres,
-    when the tests run as root) then cannot cross."""
-    folder = Path(tempfile.mkdtemp(prefix="kefu-test-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-async def _query(dsn: str, sql: str):
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
+from tests.shared.helpers import fetchval
 
 
 def _refuses(dsn: str) -> bool:
     try:
-        run_sync(_query(dsn, "SELECT 1"))
+        run_sync(fetchval(dsn, "SELECT 1"))
     except (OSError, asyncio.TimeoutError):
         return True
     return False
@@ -47,8 +26,8 @@ def test_start_adopt_restart_and_stop(pg_folder):
     dsn = first.start()
     try:
         assert (datadir / "PG_VERSION").exists()
-        assert run_sync(_query(dsn, "SELECT current_user")) == "postgres"
-        run_sync(_query(dsn, "CREATE TABLE kept (x int)"))
+        assert run_sync(fetchval(dsn, "SELECT current_user")) == "postgres"
+        run_sync(fetchval(dsn, "CREATE TABLE kept (x int)"))
         postmaster_pid = (datadir / "postmaster.pid").read_text().splitlines()[0]
 
         # A second start() on a running folder adopts that server instead of starting another.
@@ -64,7 +43,7 @@ def test_start_adopt_restart_and_stop(pg_folder):
 
         # Started again on the same folder: no new initdb, the data is still there.
         dsn = first.start()
-        assert run_sync(_query(dsn, "SELECT count(*) FROM kept")) == 0
+        assert run_sync(fetchval(dsn, "SELECT count(*) FROM kept")) == 0
     finally:
         first.stop()
     assert _refuses(dsn)

@@ -2,24 +2,13 @@
 started with one exits 2 with that message and no traceback."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from shared.settings import Settings, SettingsError
-
-# Every variable the services read (as_env leaves out the unset optional ones) and the demo folder.
-SETTINGS_VARIABLES = (set(Settings.from_env({}).as_env())
-                      | {"DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY", "KEFU_VAR_DIR"})
-
-
-def clean_env(**overrides: str) -> dict[str, str]:
-    """This process's environment without any kefu setting, plus `overrides`."""
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    env.update(overrides)
-    return env
+from tests.shared.helpers import kefu_env
 
 
 @pytest.mark.parametrize("variable, value", [
@@ -67,7 +56,7 @@ def test_required_values_are_named_when_missing():
 
 def test_service_with_bad_port_exits_2_without_traceback():
     proc = subprocess.run([sys.executable, "-m", "chat_server"], capture_output=True, text=True, timeout=60,
-                          env=clean_env(CHAT_PORT="abc", DATABASE_URL="postgresql://x@127.0.0.1:1/x",
+                          env=kefu_env(CHAT_PORT="abc", DATABASE_URL="postgresql://x@127.0.0.1:1/x",
                                         INTERNAL_API_KEY="k" * 16))
     assert proc.returncode == 2
     assert "chat_server: configuration error: CHAT_PORT must be an integer" in proc.stderr
