@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError
 
 from chat_server.broker import OnMessage, SeqKey
+from chat_server.tasks import cancel
 
 log = logging.getLogger("kefu.chat.broker")
 
@@ -66,9 +67,7 @@ class RedisBroker:
 
     async def close(self) -> None:
         for task in (self._task, self._publisher):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await cancel(task)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         if self._client is not None:

@@ -25,6 +25,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from chat_server.connection import Principal
+from chat_server.tasks import cancel
 
 log = logging.getLogger("kefu.chat.presence")
 
@@ -62,9 +63,7 @@ class RedisPresence:
         self._task = asyncio.get_running_loop().create_task(self._heartbeat_forever())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel(self._task)
         if self._client is not None:
             try:   # leave at once rather than after the TTL
                 pipe = self._client.pipeline(transaction=False)

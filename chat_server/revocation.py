@@ -18,6 +18,7 @@ import asyncpg
 from chat_server import closecodes, errors
 from chat_server.connection import kefu_topic
 from chat_server.hub import Hub
+from chat_server.tasks import cancel
 
 log = logging.getLogger("kefu.chat.revocation")
 
@@ -77,7 +78,4 @@ class RevocationListener:
         self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # Whatever it was doing when cancelled (a LISTEN half-set-up, a sleep) no longer matters.
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel(self._task)

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from chat_server import closecodes
 from chat_server.connection import Connection
+from chat_server.tasks import cancel
 
 
 class IdleSweeper:
@@ -47,7 +48,4 @@ class IdleSweeper:
         self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # Whatever it was doing when cancelled (a LISTEN half-set-up, a sleep) no longer matters.
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel(self._task)

@@ -26,3 +26,11 @@ class Tasks:
 
     def __len__(self) -> int:
         return len(self._running)
+
+
+async def cancel(task: asyncio.Task | None) -> None:
+    """Stop a background loop: whatever it was doing when cancelled (a sleep, a LISTEN half set up,
+    a Redis read) no longer matters, so its outcome is swallowed."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

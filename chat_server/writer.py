@@ -20,6 +20,7 @@ import asyncpg
 
 from chat_server.data import conversations
 from chat_server.data.conversations import DuplicateMessage, NewMessage
+from chat_server.tasks import cancel
 
 log = logging.getLogger("kefu.chat.writer")
 
@@ -58,8 +59,7 @@ class MessageWriter:
         deadline = loop.time() + timeout
         while self._queue and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await cancel(self._task)
         for _, _, future in self._queue:
             if not future.done():
                 future.set_exception(ConnectionError("server stopping"))

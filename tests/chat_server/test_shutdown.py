@@ -65,7 +65,7 @@ async def test_sigterm_closes_1012_and_exits_then_restart_serves(settings_env, c
             started = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             for ws in (kefu, user):
-                while (msg := await ws.receive(timeout=15)).type == aiohttp.WSMsgType.TEXT:
+                while (await ws.receive(timeout=15)).type == aiohttp.WSMsgType.TEXT:
                     pass
                 assert ws.close_code == 1012
             assert proc.wait(timeout=20) == 0
