@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 import asyncpg
 from aiohttp import WSMsgType, web
@@ -177,7 +178,9 @@ def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
     if kind not in ROLE_EVENTS[conn.principal.role]:
         conn.send(message_frame("error", errors.WRONG_ROLE))
         return
-    if len(conn.inbox) >= MAX_INBOX:
+    if conn.inbox is None:
+        conn.inbox = deque()
+    elif len(conn.inbox) >= MAX_INBOX:
         conn.close_soon(closecodes.RATE_LIMITED, errors.TOO_FAST)
         return
     conn.inbox.append(event)
@@ -203,3 +206,5 @@ async def work(chat: ChatService, conn: Connection) -> None:
                 conn.send(message_frame("error", errors.BUSY))
     finally:
         conn.worker = None
+        if not conn.inbox:
+            conn.inbox = None
