@@ -161,6 +161,7 @@ class ChatService:
         rel = await conversations.open_conversation(self.pool, me.shop_id, me.id, owner, me.nickname, me.avatar,
                                                     me.client)
         await self.presence.set_owner(me.shop_id, me.id, owner)
+        conn.known = {me.shop_id: owner}
         self.hub.publish(kefu_topic(owner), frame("user_online", wire.relation(rel, self.tz, True)))
 
     async def user_went_offline(self, principal: Principal, owner: int | None) -> None:
@@ -266,6 +267,7 @@ class ChatService:
         if now - conn.typing_at < TYPING_INTERVAL:
             return   # at most one forwarded per sender per 2 s; the rest are dropped silently
         if me.role == "user":
+            # Not the connection's cached owner: a transfer (possibly on another node) may have moved it.
             rel = await conversations.relation(self.pool, me.shop_id, me.id)
             if rel is None or not rel["kefu_id"]:
                 return
