@@ -164,3 +164,14 @@ async def test_newer_login_replaces_older_sockets_4004(live):
     assert (await other_client.expect("ping"))["client_time"] > 0
     await new_user.send("ping")
     assert (await new_user.expect("ping"))["client_time"] > 0
+
+
+async def test_typing_follows_a_transfer(live):
+    kefu_a, user = await start_conversation(live)
+    kefu_b = await live.kefu(3)
+    await kefu_a.send("transfer", {"user_id": 7, "kefu_id": 3})
+    await kefu_b.expect("transfer")
+    await user.send("typing", {"to_id": 2, "to_type": "kefu"})
+    assert (await kefu_b.expect("typing"))["from_id"] == 7
+    await kefu_a.expect("transfer")
+    await kefu_a.nothing()
