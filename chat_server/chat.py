@@ -54,7 +54,7 @@ class ChatService:
     async def send(self, conn: Connection, data: ChatData) -> None:
         me = conn.principal
         cmid = data.client_msg_id
-        if cmid is not None and not (1 <= len(cmid) <= CLIENT_MSG_ID_MAX):
+        if cmid is not None and not (1 <= len(cmid) <= CLIENT_MSG_ID_MAX and "\x00" not in cmid):
             raise ChatError(errors.BAD_CLIENT_MSG_ID)
         if me.role == "user":
             if data.to_type != "kefu":
@@ -124,6 +124,8 @@ class ChatService:
         if data.msg_type == TEXT:
             if not raw.strip():
                 raise ChatError(errors.EMPTY_TEXT)
+            if "\x00" in raw:
+                raise ChatError(errors.BAD_CHARACTER)   # Postgres text cannot hold U+0000
             if len(raw) > self.settings.max_text_length:
                 raise ChatError(errors.TEXT_TOO_LONG)
             return wire.escape_text(raw)
@@ -169,7 +171,8 @@ class ChatService:
         rel = await conversations.relation(self.pool, principal.shop_id, principal.id)
         if rel is None:
             return
-        self.hub.publish(kefu_topic(owner or rel["kefu_id"]), frame("user_online", wire.relation(rel, self.tz, False)))
+        # The conversation row knows the owner for sure (presence may lag a transfer on another node).
+        self.hub.publish(kefu_topic(rel["kefu_id"] or owner), frame("user_online", wire.relation(rel, self.tz, False)))
 
     # --------------------------------------------------------------------------------- transfer
 
@@ -263,6 +266,8 @@ class ChatService:
 
     async def typing(self, conn: Connection, data: TypingData) -> None:
         me = conn.principal
+        if me.role == "kefu" and (data.to_type != "user" or to_int(data.to_id) is None):
+            raise ChatError(errors.BAD_RECIPIENT)
         now = time.monotonic()
         if now - conn.typing_at < TYPING_INTERVAL:
             return   # at most one forwarded per sender per 2 s; the rest are dropped silently
@@ -274,8 +279,6 @@ class ChatService:
             peer, user_id = kefu_topic(rel["kefu_id"]), me.id
         else:
             user_id = to_int(data.to_id)
-            if data.to_type != "user" or user_id is None:
-                raise ChatError(errors.BAD_RECIPIENT)
             peer = user_topic(me.shop_id, user_id)
         conn.typing_at = now
         self.hub.publish(peer, frame("typing", {"shop_id": me.shop_id, "user_id": user_id,

@@ -49,6 +49,7 @@ class RedisPresence:
         self._owner: dict[tuple[int, int], int] = {}
         self._load: Counter[int] = Counter()
         self._synced = False          # Redis mirrors our memory (false after an outage)
+        self._version = 0             # bumped by every change to the memory above
         self._live: tuple[float, list[str]] = (0.0, [])
 
     def _key(self, node: str, kind: str) -> str:
@@ -81,8 +82,14 @@ class RedisPresence:
 
     async def _heartbeat_once(self) -> None:
         try:
-            if not self._synced:
+            for _ in range(3):
+                if self._synced:
+                    break
+                # Changes made while the rewrite is in flight are not mirrored (not synced yet):
+                # rewrite again until a whole rewrite saw no change.
+                version = self._version
                 await self._rewrite()
+                self._synced = version == self._version
             now = time.time()
             pipe = self._client.pipeline(transaction=False)
             pipe.zadd(NODES, {self.node_id: now})
@@ -110,10 +117,10 @@ class RedisPresence:
         if loads:
             pipe.hset(self._key(node, "load"), mapping=loads)
         await pipe.execute()
-        self._synced = True
 
     async def _mirror(self, *commands: tuple) -> None:
         """Apply changes to this node's hashes; on failure, mark for a full rewrite later."""
+        self._version += 1
         if not self._synced:
             return
         try:
@@ -157,10 +164,19 @@ class RedisPresence:
                 await self._mirror(("hincrby", self._key(node, "u"), field, -1))
                 return False, None
             del self._users[key]
-            owner = self._owner.pop(key, None)
+            owner = remembered = self._owner.pop(key, None)
+            if remembered is not None:
+                self._load[remembered] -= 1
+            if self._synced:
+                # A transfer handled on another node moves the owner in this node's hash, not in
+                # its memory: the hash is the truth while Redis is up.
+                try:
+                    current = await self._client.hget(self._key(node, "owner"), field)
+                    owner = int(current) if current is not None else remembered
+                except RedisError:
+                    pass
             commands: list[tuple] = [("hdel", self._key(node, "u"), field), ("hdel", self._key(node, "owner"), field)]
             if owner is not None:
-                self._load[owner] -= 1
                 commands.append(("hincrby", self._key(node, "load"), str(owner), -1))
             await self._mirror(*commands)
             return not await self._elsewhere("u", field), owner
@@ -221,9 +237,12 @@ class RedisPresence:
             return False
 
     async def online_kefu(self, shop_id: int) -> dict[int, int]:
-        loads = {k: self._load[k] for k, s in self._kefu_shop.items() if s == shop_id}
+        """Online kefu of the shop with their loads, over every live node. Loads are read from
+        Redis for this node too (transfers handled elsewhere move them there); from memory only
+        while Redis is unreachable."""
+        loads = {k: 0 if self._synced else self._load[k] for k, s in self._kefu_shop.items() if s == shop_id}
         try:
-            nodes = await self._other_live_nodes()
+            nodes = await self._other_live_nodes() + ([self.node_id] if self._synced else [])
             if nodes:
                 pipe = self._client.pipeline(transaction=False)
                 for node in nodes:

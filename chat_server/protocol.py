@@ -7,12 +7,14 @@ by the dispatcher (`ROLE_EVENTS`).
 """
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 import orjson
 
-Id = Union[int, str]   # clients send ids as ints or numeric strings
+Id = Union[int, str]   # clients send ids as ints or numeric strings; to_int() bounds them
+INT4_MAX = 2_147_483_647          # ids are Postgres integers
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2 ** 62)]
 
 
 class ChatData(msgspec.Struct):
@@ -39,7 +41,7 @@ class ReadData(msgspec.Struct):
 
 class SyncData(msgspec.Struct):
     shop_id: Id
-    after_seq: int
+    after_seq: Seq
     user_id: Union[Id, None] = None
 
 
@@ -102,20 +104,32 @@ def decode(raw: str | bytes) -> Frame:
     try:
         return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
+        if isinstance(raw, bytes) and not _is_utf8(raw):
+            # not text at all (msgspec validated a leading value before reaching the bad bytes)
+            raise BadFrame("消息格式错误: 不是有效的 UTF-8 JSON", fatal=True) from None
         text = str(exc)
         if "at `$.event`" in text and text.startswith("Invalid value"):
             raise BadFrame("未知事件") from None
         raise BadFrame(f"参数错误: {text}") from None
-    except msgspec.DecodeError:
-        raise BadFrame("消息格式错误: 不是有效的 JSON", fatal=True) from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise BadFrame("消息格式错误: 不是有效的 UTF-8 JSON", fatal=True) from None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def to_int(value: Id | None) -> int | None:
-    """An id from the wire as an int, or None when it is not a non-negative integer."""
+    """An id from the wire as an int, or None when no row can have it (not a non-negative int4)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
+        return value if 0 <= value <= INT4_MAX else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+        return number if number <= INT4_MAX else None
     return None
 
 

@@ -24,7 +24,7 @@ async def still_serving(live, kefu, user):
     ('{"event":"chat","data":{"msg":"   ","msg_type":1,"to_id":2,"to_type":"kefu"}}', "消息内容不能为空"),
     ('{"event":"chat","data":{"msg":"x","msg_type":1,"to_id":2,"to_type":"user"}}', "接收对象错误"),
     ('{"event":"chat","data":{"msg":"x","msg_type":1,"to_id":2,"to_type":"kefu","client_msg_id":""}}',
-     "client_msg_id 长度须为 1-64"),
+     "client_msg_id 须为 1-64 个字符"),
     ('{"event":"transfer","data":{"user_id":7,"kefu_id":3}}', "无权发送该事件"),   # a buyer may not transfer
 ])
 async def test_user_bad_frames_get_error_frames(live, raw, expected):
