@@ -59,7 +59,7 @@ class RevocationListener:
                 await asyncio.sleep(self.retry_delay)
                 continue
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c: lost.set())
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             try:
                 await conn.add_listener(REVOKED, self.on_revoked)
                 await conn.add_listener(REPLACED, self.on_replaced)
