@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chat_server.views import chatapi, kefuapi, ws
+from chat_server.views import chatapi, kefuapi, pages, ws
 
 
 def setup(app: web.Application) -> None:
@@ -24,3 +24,12 @@ def setup(app: web.Application) -> None:
     # the buyer chat page (spec §5.2)
     app.router.add_get("/api/user/chatrecord", chatapi.chat_record)
     app.router.add_get("/api/index/chatconfig", chatapi.chat_switch)
+    # the browser pages (chat_server/static/): console, widget, demos and their shared modules
+    app.router.add_get("/kefu", pages.console_without_slash)
+    app.router.add_get("/kefu/", pages.console)
+    app.router.add_get("/kefu/{name}", pages.kefu_file)
+    app.router.add_get("/widget.js", pages.widget_loader)
+    app.router.add_get("/widget/", pages.widget)
+    app.router.add_get("/widget/status", pages.widget_status)
+    app.router.add_get("/widget/{name}", pages.widget_file)
+    app.router.add_get("/common/{name}", pages.common_file)
