@@ -14,7 +14,13 @@ def zone(name: str) -> ZoneInfo:
 def format_time(value: datetime | None, tz: str) -> str:
     if value is None:
         return ""
-    return value.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M:%S")
+    return _format_second(int(value.timestamp()), tz)
+
+
+@lru_cache(maxsize=4096)
+def _format_second(epoch: int, tz: str) -> str:
+    # Messages arrive many per second: the string for a second is computed once.
+    return datetime.fromtimestamp(epoch, zone(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def unix(value: datetime | None) -> int:
