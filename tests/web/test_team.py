@@ -3,6 +3,7 @@ agent who goes offline and, back online, finds the messages that arrived meanwhi
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -10,7 +11,10 @@ from tests.web.conftest import expect, screenshot
 
 
 def owner_of(system, user_id: int) -> int:
-    rows = system.records(1, user_id)
+    # The widget shows a message as soon as it is sent; the record lands a moment later.
+    deadline = time.monotonic() + 10
+    while not (rows := system.records(1, user_id)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert rows, "the buyer's message was not stored"
     return next(r["to_id"] for r in rows if r["from_type"] == "user")
 
