@@ -56,13 +56,61 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
+    if (args.buyers is None) != (args.tokens is None):
+        raise CliError("--buyers and --tokens go together: how many extra buyers, and the file for their tokens")
+    if (args.kefu is None) != (args.kefu_tokens is None):
+        raise CliError("--kefu and --kefu-tokens go together: how many extra kefu, and the file for their tokens")
     settings = Settings.from_env()
     dsn = settings.require_database()
     for name in apply_migrations(dsn):
         print(f"applied {name}")
     load_demo_data(dsn, settings.upload_dir)
     print(f"demo data loaded (images in {settings.upload_dir})")
+    if args.buyers is not None:
+        from shared.demo_data import seed_bulk_buyers
+        tokens = asyncio.run(seed_bulk_buyers(dsn, args.buyers, settings.user_token_ttl))
+        args.tokens.write_text("".join(t + "\n" for t in tokens))
+        print(f"{len(tokens)} load-test buyers (mobiles 139xxxxxxxx, client 6): tokens in {args.tokens}")
+    if args.kefu is not None:
+        from shared.demo_data import seed_bulk_kefu
+        kefu = asyncio.run(seed_bulk_kefu(dsn, args.kefu, token_ttl=settings.kefu_token_ttl))
+        args.kefu_tokens.write_text("".join(f"{kid} {shop} {token}\n" for kid, shop, token in kefu))
+        print(f"{len(kefu)} load-test kefu of shop 1 (accounts lt_kefu00001...): 'id shop token' lines in "
+              f"{args.kefu_tokens}")
     return 0
+
+
+def add_seed_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--buyers", type=bounded_int(1, 1_000_000), metavar="N",
+                        help="also create N load-test buyers (mobiles 13900000001...), each with a live session "
+                             "for client 6 (rerunnable: existing ones get new tokens)")
+    parser.add_argument("--tokens", type=Path, metavar="FILE", help="write the N buyers' tokens here, one per line")
+    parser.add_argument("--kefu", type=bounded_int(1, 10_000), metavar="K",
+                        help="also create K load-test kefu of shop 1, each with a live console session")
+    parser.add_argument("--kefu-tokens", type=Path, metavar="FILE",
+                        help="write the K kefu here, one 'kefu_id shop_id token' line each")
+
+
+def bounded_int(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {value}")
+        return value
+    return parse
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from shared.loadtest.cli import run
+    return run(args)
+
+
+def add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:
+    from shared.loadtest.cli import add_arguments
+    add_arguments(parser)
 
 
 def run_service(module: str) -> int:
@@ -101,7 +149,14 @@ COMMANDS = (
     ("demo", cmd_demo, "run it all locally: private Postgres, demo data, both services",
      "Start a private Postgres under ./var/pg (or KEFU_VAR_DIR) unless DATABASE_URL is set, migrate, "
      "seed the demo data and run both services until Ctrl-C."),
+    ("loadtest", cmd_loadtest, "drive a chat server with many protocol clients (idle, chat, storm)",
+     "Load-test a chat server over its WebSocket protocol: hold idle connections, chat at a fixed rate or in a "
+     "closed loop, or storm it with reconnects; live progress, a summary table, optional JSON and histogram. "
+     "Loopback targets only unless --allow-remote."),
 )
+
+# Subcommands with options of their own.
+ARGUMENTS = {"seed-demo": add_seed_demo_arguments, "loadtest": add_loadtest_arguments}
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -121,7 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, handler, help_line, description in COMMANDS:
-        sub.add_parser(name, help=help_line, description=description).set_defaults(func=handler)
+        command = sub.add_parser(name, help=help_line, description=description)
+        command.set_defaults(func=handler)
+        if name in ARGUMENTS:
+            ARGUMENTS[name](command)
     return parser
 
 

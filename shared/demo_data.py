@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from shared.passwords import hash_password
+from shared.tokens import new_token
 
 ADMIN_PASSWORD = "admin123456"
 SHOP_PASSWORD = "shop123456"
@@ -216,3 +217,99 @@ async def _seed_orders(conn: asyncpg.Connection) -> None:
         'UPDATE "user" u SET total_order_amount = t.total FROM (SELECT user_id, sum(order_amount) AS total'
         ' FROM "order" WHERE pay_status = 1 AND user_id = ANY($1::int[]) GROUP BY user_id) t WHERE u.id = t.user_id',
         list(range(1, ORDER_BUYERS + 1)))
+
+
+# --------------------------------------------------------------------------- load-test buyers
+
+BULK_MOBILE_BASE = 13900000000   # bulk buyer n has mobile 139xxxxxxxx (n = 1, 2, ...)
+BULK_SN_BASE = 20000000          # and sn 20000000 + n, clear of the demo buyers' 1000000x
+BULK_MAX = 10_000_000
+BULK_CLIENT = 6                  # plain H5
+
+
+async def seed_bulk_buyers(dsn: str, count: int, token_ttl: int = 7 * 86400) -> list[str]:
+    """`count` load-test buyers (bulk buyer n: mobile 139 + n in 8 digits, password `user123456`),
+    each with a fresh live session for client 6; returns their tokens in buyer order.
+
+    Rerunnable: buyers that exist are kept, every session gets a new token. The rows are loaded
+    with COPY and the password is hashed once for all of them (an argon2 hash per buyer would
+    take minutes for thousands)."""
+    if not 1 <= count <= BULK_MAX:
+        raise ValueError(f"count must be from 1 to {BULK_MAX}, got {count}")
+    user_hash = await asyncio.to_thread(hash_password, USER_PASSWORD)
+    numbers = range(1, count + 1)
+    tokens = [new_token() for _ in numbers]
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("CREATE TEMP TABLE bulk_buyer (n int, mobile text, sn text, nickname text,"
+                               " token text) ON COMMIT DROP")
+            await conn.copy_records_to_table(
+                "bulk_buyer", columns=("n", "mobile", "sn", "nickname", "token"),
+                records=[(n, str(BULK_MOBILE_BASE + n), str(BULK_SN_BASE + n), f"压测买家{n:05d}", tokens[n - 1])
+                         for n in numbers])
+            await conn.execute(
+                'INSERT INTO "user" (sn, nickname, avatar, mobile, level, password, client)'
+                " SELECT b.sn, b.nickname, 'uploads/demo/user.png', b.mobile, 1, $1, $2 FROM bulk_buyer b"
+                " ORDER BY b.n ON CONFLICT DO NOTHING", user_hash, BULK_CLIENT)
+            await conn.execute(
+                "INSERT INTO session (user_id, token, client, expire_time)"
+                " SELECT u.id, b.token, $1, now() + make_interval(secs => $2)"
+                '   FROM bulk_buyer b JOIN "user" u ON u.mobile = b.mobile AND u.del = 0'
+                " ON CONFLICT (user_id, client) DO UPDATE SET token = EXCLUDED.token,"
+                "     expire_time = EXCLUDED.expire_time, update_time = now()", BULK_CLIENT, float(token_ttl))
+            missing = await conn.fetchval(
+                'SELECT count(*) FROM bulk_buyer b WHERE NOT EXISTS (SELECT 1 FROM "user" u'
+                " JOIN session s ON s.user_id = u.id AND s.token = b.token WHERE u.mobile = b.mobile AND u.del = 0"
+                " AND u.disable = 0)")
+            if missing:
+                # A bulk mobile taken by a disabled or otherwise unusable account: its token would not work.
+                raise RuntimeError(f"{missing} bulk buyers could not get a usable session (mobile 139... taken?)")
+    finally:
+        await conn.close()
+    return tokens
+
+
+BULK_KEFU_CLIENT = 5
+
+
+async def seed_bulk_kefu(dsn: str, count: int, shop_id: int = 1, token_ttl: int = 86400
+                         ) -> list[tuple[int, int, str]]:
+    """`count` load-test kefu of demo shop `shop_id` (kefu n is bound to merchant admin
+    `lt_kefu<n>`, password `shop123456`), each with a fresh live session for the console (client 5);
+    returns (kefu id, shop id, token) in kefu order. Rerunnable like `seed_bulk_buyers`. The demo
+    has four kefu; a load test of thousands of buyers needs a realistic number of agents."""
+    if not 1 <= count <= 10_000:
+        raise ValueError(f"count must be from 1 to 10000, got {count}")
+    shop_hash = await asyncio.to_thread(hash_password, SHOP_PASSWORD)
+    tokens = [new_token() for _ in range(count)]
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("CREATE TEMP TABLE bulk_kefu (n int, account text, nickname text, token text)"
+                               " ON COMMIT DROP")
+            await conn.copy_records_to_table(
+                "bulk_kefu", columns=("n", "account", "nickname", "token"),
+                records=[(n, f"lt_kefu{n:05d}", f"压测客服{n:04d}", tokens[n - 1]) for n in range(1, count + 1)])
+            await conn.execute(
+                "INSERT INTO shop_admin (shop_id, name, account, password) SELECT $1, b.nickname, b.account, $2"
+                " FROM bulk_kefu b ORDER BY b.n ON CONFLICT DO NOTHING", shop_id, shop_hash)
+            await conn.execute(
+                "INSERT INTO kefu (shop_id, admin_id, nickname, avatar, sort)"
+                " SELECT sa.shop_id, sa.id, b.nickname, 'uploads/demo/platform_kefu.png', 100 + b.n"
+                "   FROM bulk_kefu b JOIN shop_admin sa ON sa.account = b.account AND sa.del = 0 AND sa.shop_id = $1"
+                "  ORDER BY b.n ON CONFLICT DO NOTHING", shop_id)
+            rows = await conn.fetch(
+                "INSERT INTO kefu_session (kefu_id, shop_id, token, client, expire_time)"
+                " SELECT k.id, k.shop_id, b.token, $2, now() + make_interval(secs => $3)"
+                "   FROM bulk_kefu b JOIN shop_admin sa ON sa.account = b.account AND sa.del = 0 AND sa.shop_id = $1"
+                "   JOIN kefu k ON k.admin_id = sa.id AND k.shop_id = sa.shop_id AND k.del = 0"
+                " ON CONFLICT (kefu_id, client) DO UPDATE SET token = EXCLUDED.token,"
+                "     expire_time = EXCLUDED.expire_time, update_time = now()"
+                " RETURNING kefu_id, shop_id, token", shop_id, BULK_KEFU_CLIENT, float(token_ttl))
+    finally:
+        await conn.close()
+    by_token = {r["token"]: (r["kefu_id"], r["shop_id"], r["token"]) for r in rows}
+    if len(by_token) != count:
+        raise RuntimeError(f"only {len(by_token)} of {count} load-test kefu could be given a session")
+    return [by_token[t] for t in tokens]

@@ -1,0 +1,3 @@
+from shared.loadtest.cli import main
+
+main()
