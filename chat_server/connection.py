@@ -61,7 +61,7 @@ def kefu_topic(kefu_id: int) -> str:
 class Connection:
     __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_writer",
                  "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held", "replayed", "bucket",
-                 "strikes", "known", "__weakref__")
+                 "strikes", "known", "_loop", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, *, max_frames: int, max_bytes: int):
         self.id = next(_ids)
@@ -74,6 +74,8 @@ class Connection:
         self._queue: deque[bytes] | None = None
         self._queued_bytes = 0
         self._writer: asyncio.Task | None = None
+        # asyncio.get_running_loop() costs a getpid() system call on Python 3.11: look it up once.
+        self._loop = asyncio.get_running_loop()
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.typing_at = 0.0     # when this connection last had a typing frame forwarded
@@ -120,7 +122,7 @@ class Connection:
         self._queue.append(payload)
         self._queued_bytes += len(payload)
         if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._drain())
+            self._writer = self._loop.create_task(self._drain())
 
     def hold(self) -> None:
         """Keep new frames back (a sync replay is being fetched)."""
@@ -167,7 +169,7 @@ class Connection:
         """Close from anywhere without awaiting: an optional error frame, then the close frame."""
         if self.closing:
             return
-        asyncio.get_running_loop().create_task(self.close(code, message))
+        self._loop.create_task(self.close(code, message))
 
     async def close(self, code: CloseCode, message: str | None = None, flush_timeout: float = 1.0) -> None:
         if self.closing:

@@ -8,6 +8,8 @@ the number of messages; each sender still gets its answer only once its record i
 
 A batch that fails as a whole on a race the function cannot see (two nodes inserting the same
 client_msg_id at once) is retried one message per statement, so that only the duplicate fails.
+Batches lock conversations in (shop, buyer) order, so concurrent batches of several nodes never
+deadlock.
 With group commit off, every message is its own statement and transaction.
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ class MessageWriter:
         self._queue: deque[_Item] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.messages = 0
 
@@ -43,13 +46,14 @@ class MessageWriter:
         """(record, {"kefu_id": owner}) once durable; DuplicateMessage for a retried client_msg_id."""
         if not self.enabled:
             return await conversations.store_message(self.pool, message, owner_if_new)
-        future = asyncio.get_running_loop().create_future()
+        future = self._loop.create_future()
         self._queue.append((message, owner_if_new, future))
         self._wakeup.set()
         return await future
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
 
     async def stop(self, timeout: float = 10) -> None:
         """Store what was accepted, then stop."""
@@ -77,9 +81,15 @@ class MessageWriter:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[_Item]) -> None:
+        # Every node locks conversation rows in the same order (shop, buyer), so that two nodes'
+        # batches touching the same conversations cannot deadlock. The sort is stable: messages of
+        # one conversation keep their order, and senders are answered in this (commit) order.
+        batch.sort(key=lambda item: (item[0].shop_id, item[0].user_id))
         try:
             rows = await self._store_batch([(m, owner) for m, owner, _ in batch])
-        except asyncpg.UniqueViolationError:
+        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+            # a duplicate raced in from another node (or, defensively, a deadlock): only the
+            # message at fault should fail
             await self._one_by_one(batch)
             return
         except Exception as exc:   # the database is down, or worse: every sender learns it
