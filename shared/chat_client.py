@@ -163,6 +163,7 @@ class _Pending:
     shop_id: int | None = None
     user_id: int | None = None
     conv: Conversation | None = None
+    queued: bool = True                     # still in ChatClient._pending
 
 
 class ChatClient:
@@ -223,8 +224,12 @@ class ChatClient:
             self._drop(pending)
 
     def _drop(self, pending: _Pending) -> None:
-        with contextlib.suppress(ValueError):
-            self._pending.remove(pending)
+        # Usually answered (and dequeued) already: checking a flag spares a failing remove(),
+        # whose error message would be the repr of the pending request, future and all.
+        if pending.queued:
+            pending.queued = False
+            with contextlib.suppress(ValueError):
+                self._pending.remove(pending)
             self._forget(pending)
 
     @staticmethod
@@ -382,13 +387,15 @@ class ChatClient:
         """Answer request `index`; the requests before it were handled (silently) already."""
         for _ in range(index):
             earlier = self._pending.popleft()
+            earlier.queued = False
             self._forget(earlier)
             if earlier.future is not None and not earlier.future.done():
                 if earlier.kind == "silent":
                     earlier.future.set_result(None)
                 else:   # e.g. a retry whose original is gone: the server answered nothing
                     earlier.future.set_exception(ChatError("no answer before a later request's"))
-        self._forget(self._pending.popleft())
+        self._pending.popleft().queued = False
+        self._forget(pending)
         future = pending.future
         if future is not None and not future.done():
             if error is not None:
