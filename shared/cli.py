@@ -81,24 +81,26 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def add_seed_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--buyers", type=bounded_int(1, 1_000_000), metavar="N",
+    parser.add_argument("--buyers", type=bounded(int, 1, 1_000_000), metavar="N",
                         help="also create N load-test buyers (mobiles 13900000001...), each with a live session "
                              "for client 6 (rerunnable: existing ones get new tokens)")
     parser.add_argument("--tokens", type=Path, metavar="FILE", help="write the N buyers' tokens here, one per line")
-    parser.add_argument("--kefu", type=bounded_int(1, 10_000), metavar="K",
+    parser.add_argument("--kefu", type=bounded(int, 1, 10_000), metavar="K",
                         help="also create K load-test kefu of shop 1, each with a live console session")
     parser.add_argument("--kefu-tokens", type=Path, metavar="FILE",
                         help="write the K kefu here, one 'kefu_id shop_id token' line each")
 
 
-def bounded_int(lo: int, hi: int):
-    def parse(text: str) -> int:
+def bounded(kind: type, lo: float, hi: float):
+    """An argparse type: `kind` (int or float) within [lo, hi], with a clear message otherwise."""
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be from {lo:g} to {hi:g}, got {value:g}")
         return value
     return parse
 

@@ -10,19 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared.cli import bounded
 from shared.loadtest.plan import MAX_CONNECTIONS, MAX_DURATION, MAX_RATE, SCENARIOS
-
-
-def _bounded(kind: type, lo: float, hi: float):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be from {lo:g} to {hi:g}, got {value:g}")
-        return value
-    return parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     target.add_argument("--allow-remote", action="store_true",
                         help="allow targets that are not loopback addresses (only servers you run yourself)")
     who = p.add_argument_group("who connects")
-    who.add_argument("--connections", type=_bounded(int, 1, MAX_CONNECTIONS), default=20,
+    who.add_argument("--connections", type=bounded(int, 1, MAX_CONNECTIONS), default=20,
                      help=f"buyer connections (at most {MAX_CONNECTIONS}; default %(default)s)")
     who.add_argument("--tokens", default=None, metavar="FILE",
                      help="buyer tokens, one per line (kefu seed-demo --buyers N --tokens FILE); default: log "
@@ -55,37 +44,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "--kefu-tokens FILE) instead of logging the demo accounts in")
     who.add_argument("--shop-id", type=int, default=1, help="idle: the shop buyers open the chat with")
     load = p.add_argument_group("load")
-    load.add_argument("--duration", type=_bounded(float, 0.5, MAX_DURATION), default=10.0,
+    load.add_argument("--duration", type=bounded(float, 0.5, MAX_DURATION), default=10.0,
                       help=f"measured seconds (at most {MAX_DURATION}; default %(default)s)")
-    load.add_argument("--warmup", type=_bounded(float, 0, 600), default=0.0,
+    load.add_argument("--warmup", type=bounded(float, 0, 600), default=0.0,
                       help="seconds of load before the measurement starts")
-    load.add_argument("--drain", type=_bounded(float, 0, 120), default=5.0,
+    load.add_argument("--drain", type=bounded(float, 0, 120), default=5.0,
                       help="after the last send, wait at most this long for echoes (default %(default)s)")
-    load.add_argument("--rate", type=_bounded(float, 0.1, MAX_RATE), default=None,
+    load.add_argument("--rate", type=bounded(float, 0.1, MAX_RATE), default=None,
                       help="open loop: messages per second in total, scheduled by the clock")
     load.add_argument("--closed-loop", action="store_true",
                       help="closed loop: each sending buyer sends again as soon as its echo is back")
-    load.add_argument("--concurrency", type=_bounded(int, 0, MAX_CONNECTIONS), default=0,
+    load.add_argument("--concurrency", type=bounded(int, 0, MAX_CONNECTIONS), default=0,
                       help="closed loop: how many buyers send (default: all)")
-    load.add_argument("--kefu-share", type=_bounded(float, 0, 1), default=0.5,
+    load.add_argument("--kefu-share", type=bounded(float, 0, 1), default=0.5,
                       help="open loop: fraction of the messages sent by kefu, replying (default %(default)s)")
-    load.add_argument("--text-size", type=_bounded(int, 1, 2000), default=32, help="characters per message")
-    load.add_argument("--ping-interval", type=_bounded(float, 1, 600), default=10.0,
+    load.add_argument("--text-size", type=bounded(int, 1, 2000), default=32, help="characters per message")
+    load.add_argument("--ping-interval", type=bounded(float, 1, 600), default=10.0,
                       help="ping after this many seconds without a frame, as real clients (default %(default)s)")
-    load.add_argument("--ping-timeout", type=_bounded(float, 1, 600), default=10.0,
+    load.add_argument("--ping-timeout", type=bounded(float, 1, 600), default=10.0,
                       help="drop and reconnect when a ping gets no answer in this long (default %(default)s)")
-    load.add_argument("--storm-interval", type=_bounded(float, 0.5, 600), default=5.0,
+    load.add_argument("--storm-interval", type=bounded(float, 0.5, 600), default=5.0,
                       help="storm: seconds between mass disconnects (default %(default)s)")
-    load.add_argument("--storm-fraction", type=_bounded(float, 0, 1), default=0.5,
+    load.add_argument("--storm-fraction", type=bounded(float, 0, 1), default=0.5,
                       help="storm: fraction of the connections cut each time (default %(default)s)")
-    load.add_argument("--reconnect-delay", type=_bounded(float, 0, 60), default=0.5,
+    load.add_argument("--reconnect-delay", type=bounded(float, 0, 60), default=0.5,
                       help="storm: reconnections are spread over this many seconds (default %(default)s)")
     run = p.add_argument_group("running")
-    run.add_argument("--connect-concurrency", type=_bounded(int, 1, 10_000), default=128,
+    run.add_argument("--connect-concurrency", type=bounded(int, 1, 10_000), default=128,
                      help="handshakes in flight at once per process (default %(default)s)")
-    run.add_argument("--workers", type=_bounded(int, 0, 64), default=0,
+    run.add_argument("--workers", type=bounded(int, 0, 64), default=0,
                      help="processes to spread the connections over (default: as the open-file limit needs)")
-    run.add_argument("--source-addrs", type=_bounded(int, 0, 250), default=0,
+    run.add_argument("--source-addrs", type=bounded(int, 0, 250), default=0,
                      help="loopback source addresses 127.0.0.2... to spread connections over "
                           "(default: one per 16,000 connections)")
     out = p.add_argument_group("output")
