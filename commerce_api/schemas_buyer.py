@@ -43,11 +43,13 @@ def _password_field() -> Text:
 
 # ------------------------------------------------------------------------------------- account
 
-class LoginInput(Input):
+class _AccountInput(Input):
     mobile = _mobile_field()
     password = _password_field()
     client = client_field()
 
+
+class LoginInput(_AccountInput):
     @validates("password")
     def _password(self, value: str, **kwargs: Any) -> None:
         if not value:
@@ -57,11 +59,7 @@ class LoginInput(Input):
             raise ValidationError("密码长度不能超过128位")
 
 
-class RegisterInput(Input):
-    mobile = _mobile_field()
-    password = _password_field()
-    client = client_field()
-
+class RegisterInput(_AccountInput):
     @validates("password")
     def _password(self, value: str, **kwargs: Any) -> None:
         if not value:

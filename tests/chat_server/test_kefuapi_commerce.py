@@ -7,9 +7,6 @@ import time
 
 import pytest
 
-from chat_server.app import create_app
-from shared.settings import Settings
-from tests.chat_server.conftest import Chat
 from tests.chat_server.http_helpers import PAGE_KEYS, assert_int, get, say
 
 USER_INFO_KEYS = {"id", "sn", "nickname", "avatar", "level", "mobile", "total_order_amount", "birthday", "client",
@@ -109,25 +106,6 @@ async def test_orders_never_cross_shops_and_the_platform_kefu_sees_all_shops(liv
 
 # ------------------------------------------------------------------------ commerce API unavailable
 
-@pytest.fixture
-async def chat_against(aiohttp_client, settings_env, db):
-    """A chat server (real port) whose COMMERCE_URL and timeout are what the test says."""
-    made = []
-
-    async def make(commerce_url: str, timeout_ms: int) -> Chat:
-        settings = Settings.from_env({**settings_env, "COMMERCE_URL": commerce_url,
-                                      "COMMERCE_TIMEOUT_MS": str(timeout_ms)})
-        app = create_app(settings)
-        chat = Chat(client=await aiohttp_client(app), app=app, db=db, settings=settings)
-        made.append(chat)
-        return chat
-
-    yield make
-    for chat in made:
-        for sock in chat.sockets:
-            await sock.close()
-
-
 def free_port() -> int:
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as s:
@@ -157,8 +135,8 @@ async def _timed(live, path: str, token: str, **params) -> tuple[dict, float]:
     return body, time.monotonic() - started
 
 
-async def test_commerce_down_answers_quickly(chat_against):
-    live = await chat_against(f"http://127.0.0.1:{free_port()}", 500)
+async def test_commerce_down_answers_quickly(node):
+    live = await node(COMMERCE_URL=f"http://127.0.0.1:{free_port()}", COMMERCE_TIMEOUT_MS="500")
     await say(live.db, 1, 7, 2, "hi")
     token = await live.kefu_token(2)
     body, took = await _timed(live, "/kefuapi/chat/userInfo", token, user_id=7)
@@ -169,8 +147,8 @@ async def test_commerce_down_answers_quickly(chat_against):
     assert took < 0.5 + 1.0
 
 
-async def test_commerce_silent_answers_within_the_timeout_and_chat_keeps_working(chat_against, silent_server):
-    live = await chat_against(silent_server, 1500)
+async def test_commerce_silent_answers_within_the_timeout_and_chat_keeps_working(node, silent_server):
+    live = await node(COMMERCE_URL=silent_server, COMMERCE_TIMEOUT_MS="1500")
     kefu = await live.kefu(2)
     user = await live.user(7, shop_id=1)
     await user.send("user_online", {"kefu_id": 2})
