@@ -115,8 +115,10 @@ class Console {
     this.setStatus("在线", "online");
     for (const conv of this.convs.values()) this.requestSync(conv);
     this.outbox.flush();
-    this.list.reload().catch((exc) => this.failed(exc));
     this.markCurrentRead();
+    // The list may have been read before the server applied that `read`: the open conversation is
+    // being read, whatever the reloaded row says.
+    this.list.reload().then(() => this.markCurrentRead()).catch((exc) => this.failed(exc));
   }
 
   onState(state, info) {
