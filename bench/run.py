@@ -49,6 +49,7 @@ RESULTS = REPO / "bench" / "results"
 # The chat server's abuse limits (new connections per address, frames per connection and per
 # principal) would throttle a single load generator; they are off for the benchmark, documented.
 BENCH_ENV = {"CHAT_CONNECTION_RATE_PER_IP": "0", "CHAT_RATE_PER_CONNECTION": "0", "CHAT_RATE_PER_PRINCIPAL": "0"}
+SECTIONS = ("chat", "group-commit", "idle", "two-nodes")
 SERVER_FD_RESERVE = 300     # descriptors a server keeps besides connections (pool, listeners, logs)
 
 
@@ -251,23 +252,29 @@ class Bench:
     # ------------------------------------------------------------------------ the whole run
 
     def run(self) -> dict:
-        buyers = max(self.idle_n, self.args.gc_senders, self.args.concurrency)
+        buyers = max(self.idle_n if "idle" in self.args.only else 0,
+                     self.args.gc_senders if "group-commit" in self.args.only else 0, self.args.concurrency)
         say(f"private Postgres, demo data, {buyers} load-test buyers and {self.args.kefu} kefu")
         self.stack.start_postgres(buyers, self.args.kefu)
         self.commerce = self.stack.start_commerce()
         runs = []
+        only = self.args.only
         for i in range(self.args.runs):
             say(f"run {i + 1}/{self.args.runs}: ceiling (echo server)")
             run: dict[str, Any] = {"ceiling": self.ceiling()}
-            say(f"run {i + 1}: chat, one node (max {run['ceiling']['throughput']:.0f} rt/s ceiling)")
-            run["chat"] = self.chat_one_node()
-            say(f"run {i + 1}: group commit on/off at {self.args.gc_senders} senders")
-            run["group_commit"] = self.group_commit()
-            if not self.args.skip_idle and i < self.args.idle_runs:
+            if "chat" in only:
+                say(f"run {i + 1}: chat, one node (max {run['ceiling']['throughput']:.0f} rt/s ceiling)")
+                run["chat"] = self.chat_one_node()
+            if "group-commit" in only:
+                say(f"run {i + 1}: group commit on/off at {self.args.gc_senders} senders")
+                run["group_commit"] = self.group_commit()
+            if "idle" in only and not self.args.skip_idle and i < self.args.idle_runs:
                 say(f"run {i + 1}: idle, {self.idle_n} connections")
                 run["idle"] = self.idle()
-            say(f"run {i + 1}: two nodes + Redis")
-            run["two_nodes"] = self.two_nodes(run["chat"]["rates"][0.5]["offered"])
+            if "two-nodes" in only:
+                say(f"run {i + 1}: two nodes + Redis")
+                rate = run["chat"]["rates"][0.5]["offered"] if "chat" in run else self.args.cross_rate
+                run["two_nodes"] = self.two_nodes(rate)
             runs.append(run)
         return {"runs": runs}
 
@@ -314,22 +321,25 @@ def table(bench: Bench, data: dict) -> str:
         row(label, load, f"{med([pick(r)['throughput'] for r in runs]):,.0f} msg/s", f"{srv:.0f} / {pg:.0f} / –",
             lat(runs, lambda r: pick(r)["latency"]), f"{ratio:.2f}×", budget + errors_note(runs, pick))
 
-    top_ratio = med([(r["chat"]["max"]["server_us"] + r["chat"]["max"]["postgres_us"]) / r["ceiling"]["server_us"]
-                     for r in runs])
-    chat_row("chat, one node: max (persisted, delivered)",
-             f"closed loop, {bench.args.concurrency} buyers → {bench.args.kefu} kefu", lambda r: r["chat"]["max"],
-             f"CPU ≤ 4× ceiling: {verdict(top_ratio <= 4)}")
-    for share in (0.25, 0.5, 0.75):
-        offered = med([r["chat"]["rates"][share]["offered"] for r in runs])
-        budget = ""
-        if share == 0.5:
-            p99 = med([r["chat"]["rates"][share]["latency"]["p99_ms"] for r in runs])
-            budget = f"p99 ≤ 50 ms: {verdict(p99 <= 50)}"
-        chat_row(f"chat, one node: {int(share * 100)} % of max",
-                 f"open loop {offered:,.0f} msg/s, buyers ↔ kefu ({bench.args.kefu_share:.0%} from kefu)",
-                 lambda r, s=share: r["chat"]["rates"][s], budget)
+    if "chat" in runs[0]:
+        top_ratio = med([(r["chat"]["max"]["server_us"] + r["chat"]["max"]["postgres_us"]) / r["ceiling"]["server_us"]
+                         for r in runs])
+        chat_row("chat, one node: max (persisted, delivered)",
+                 f"closed loop, {bench.args.concurrency} buyers → {bench.args.kefu} kefu", lambda r: r["chat"]["max"],
+                 f"CPU ≤ 4× ceiling: {verdict(top_ratio <= 4)}")
+        for share in (0.25, 0.5, 0.75):
+            offered = med([r["chat"]["rates"][share]["offered"] for r in runs])
+            budget = ""
+            if share == 0.5:
+                p99 = med([r["chat"]["rates"][share]["latency"]["p99_ms"] for r in runs])
+                budget = f"p99 ≤ 50 ms: {verdict(p99 <= 50)}"
+            chat_row(f"chat, one node: {int(share * 100)} % of max",
+                     f"open loop {offered:,.0f} msg/s, buyers ↔ kefu ({bench.args.kefu_share:.0%} from kefu)",
+                     lambda r, s=share: r["chat"]["rates"][s], budget)
 
-    if bench.group_commit_available and runs[0]["group_commit"]:
+    if "group_commit" not in runs[0]:
+        pass
+    elif bench.group_commit_available and runs[0]["group_commit"]:
         on = med([r["group_commit"]["1"]["throughput"] for r in runs])
         off = med([r["group_commit"]["0"]["throughput"] for r in runs])
         gc_ratio = med([r["group_commit"]["1"]["throughput"] / max(r["group_commit"]["0"]["throughput"], 1e-9)
@@ -366,27 +376,30 @@ def table(bench: Bench, data: dict) -> str:
                "at most per process)") + (f"; {len(runs)} run(s)" if len(runs) != len(outer) else ""))
         runs = outer
 
-    offered = med([r["two_nodes"]["local"]["offered"] for r in runs])
-    chat_row("one node, one way (local delivery)", f"open loop {offered:,.0f} msg/s, buyers → kefu",
-             lambda r: r["two_nodes"]["local"])
+    if "two_nodes" in runs[0]:
+        both_ways_base = ((lambda r: r["chat"]["rates"][0.5]) if "chat" in runs[0]
+                          else (lambda r: r["two_nodes"]["local"]))
+        offered = med([r["two_nodes"]["local"]["offered"] for r in runs])
+        chat_row("one node, one way (local delivery)", f"open loop {offered:,.0f} msg/s, buyers → kefu",
+                 lambda r: r["two_nodes"]["local"])
 
-    def nodes_row(label: str, load: str, key: str, local, budget: bool) -> None:
-        two = [r["two_nodes"][key] for r in runs]
-        base = [local(r)["server_us"] for r in runs]
-        cross = med([t["server_us"] / b for t, b in zip(two, base)])
-        with_redis = med([(t["server_us"] + t.get("redis_us", 0)) / b for t, b in zip(two, base)])
-        row(label, load, f"{med([t['throughput'] for t in two]):,.0f} msg/s",
-            f"{med([t['server_us'] for t in two]):.0f} (A+B) / {med([t['postgres_us'] for t in two]):.0f} / "
-            f"{med([t.get('redis_us', 0) for t in two]):.0f}", lat(runs, lambda r: r["two_nodes"][key]["latency"]),
-            f"{cross:.2f}× local ({with_redis:.2f}× with Redis)",
-            (f"≤ 1.5× local delivery: {verdict(cross <= 1.5)}" if budget else "")
-            + errors_note(runs, lambda r: r["two_nodes"][key]))
+        def nodes_row(label: str, load: str, key: str, local, budget: bool) -> None:
+            two = [r["two_nodes"][key] for r in runs]
+            base = [local(r)["server_us"] for r in runs]
+            cross = med([t["server_us"] / b for t, b in zip(two, base)])
+            with_redis = med([(t["server_us"] + t.get("redis_us", 0)) / b for t, b in zip(two, base)])
+            row(label, load, f"{med([t['throughput'] for t in two]):,.0f} msg/s",
+                f"{med([t['server_us'] for t in two]):.0f} (A+B) / {med([t['postgres_us'] for t in two]):.0f} / "
+                f"{med([t.get('redis_us', 0) for t in two]):.0f}", lat(runs, lambda r: r["two_nodes"][key]["latency"]),
+                f"{cross:.2f}× local ({with_redis:.2f}× with Redis)",
+                (f"≤ 1.5× local delivery: {verdict(cross <= 1.5)}" if budget else "")
+                + errors_note(runs, lambda r: r["two_nodes"][key]))
 
-    nodes_row("two nodes + Redis, one way: cross-node delivery",
-              f"open loop {offered:,.0f} msg/s, buyers on A → kefu on B", "one_way",
-              lambda r: r["two_nodes"]["local"], True)
-    nodes_row("two nodes + Redis, both ways", f"open loop {offered:,.0f} msg/s, buyers on A ↔ kefu on B "
-              f"({bench.args.kefu_share:.0%} from kefu)", "both_ways", lambda r: r["chat"]["rates"][0.5], False)
+        nodes_row("two nodes + Redis, one way: cross-node delivery",
+                  f"open loop {offered:,.0f} msg/s, buyers on A → kefu on B", "one_way",
+                  lambda r: r["two_nodes"]["local"], True)
+        nodes_row("two nodes + Redis, both ways", f"open loop {offered:,.0f} msg/s, buyers on A ↔ kefu on B "
+                  f"({bench.args.kefu_share:.0%} from kefu)", "both_ways", both_ways_base, False)
 
     header = ("| measurement | load | throughput / memory | CPU µs per message or round trip: chat server(s) / "
               "Postgres / Redis | latency ms p50 / p90 / p99 / max | vs ceiling | budget |\n"
@@ -418,11 +431,21 @@ def main(argv: list[str] | None = None) -> None:
                         help="runs that include the idle measurement (default 1: connecting 20,000 takes minutes, "
                              "and memory is not what is noisy)")
     parser.add_argument("--skip-idle", action="store_true", help="leave out the idle measurement")
+    parser.add_argument("--only", type=lambda v: set(v.split(",")), default=set(SECTIONS),
+                        help="comma-separated sections to measure besides the ceiling: " + ",".join(SECTIONS)
+                        + " (default: all; a partial run writes bench/results/partial.md)")
+    parser.add_argument("--cross-rate", type=float, default=1500.0,
+                        help="offered msg/s of the two-node rows when the chat rows are not measured (1500)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile the chat server with py-spy at 50 %% load (bench/results/)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.md", help="where the table goes too")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the table goes too (default bench/results/latest.md, partial.md with --only)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, raw JSON)")
     args = parser.parse_args(argv)
+    if args.only - set(SECTIONS):
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(args.only - set(SECTIONS)))}")
+    if args.out is None:
+        args.out = RESULTS / ("latest.md" if args.only == set(SECTIONS) else "partial.md")
     workdir = Path(tempfile.mkdtemp(prefix="kefu-bench-"))
     bench = Bench(args, workdir)
     started = time.monotonic()

@@ -1,9 +1,15 @@
 """One authenticated WebSocket connection and its bounded outbound queue.
 
-`send()` never blocks and never awaits: it appends to the connection's queue, and a writer task,
-started only while there is something to write, drains it. A connection whose queue passes its
-bound (frames or bytes) is a slow consumer: it is closed with 4009, so that one slow socket never
-stalls the others or grows memory without bound. Idle connections hold no task at all.
+`send()` never blocks and never awaits: it appends to the connection's queue and, for the first
+frame, schedules a flush at the end of this turn of the event loop. The flush writes every frame
+queued by then in one `transport.write` (one system call for a burst, not one per frame). While
+the peer is not reading (the transport's buffer is past its high-water mark) frames stay queued;
+a connection whose queue passes its bound (frames or bytes) is a slow consumer: it is closed with
+4009, so that one slow socket never stalls the others or grows memory without bound. Idle
+connections hold no queue and no task.
+
+Frames are framed here rather than by aiohttp's writer so that a burst costs one write; aiohttp's
+writer is still used for the close frame, after everything queued has been written.
 """
 from __future__ import annotations
 
@@ -11,11 +17,12 @@ import asyncio
 import hashlib
 import itertools
 import logging
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from chat_server import closecodes
 from chat_server.closecodes import CloseCode
@@ -46,6 +53,16 @@ class Principal:
         return user_topic(self.shop_id, self.id) if self.role == "user" else kefu_topic(self.id)
 
 
+def _frame_header(length: int, _small=struct.Struct("!BB").pack, _medium=struct.Struct("!BBH").pack,
+                  _large=struct.Struct("!BBQ").pack) -> bytes:
+    """RFC 6455 header of one unmasked, final text frame (servers never mask)."""
+    if length < 126:
+        return _small(0x81, length)
+    if length < 65536:
+        return _medium(0x81, 126, length)
+    return _large(0x81, 127, length)
+
+
 def token_tag(token: str) -> str:
     return hashlib.md5(token.encode()).hexdigest()[:12]
 
@@ -59,21 +76,24 @@ def kefu_topic(kefu_id: int) -> str:
 
 
 class Connection:
-    __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_writer",
-                 "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held", "replayed", "bucket",
-                 "strikes", "known", "_loop", "__weakref__")
+    __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_waiter",
+                 "_transport", "_protocol", "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held",
+                 "replayed", "bucket", "strikes", "known", "_loop", "__weakref__")
 
-    def __init__(self, ws: web.WebSocketResponse, principal: Principal, *, max_frames: int, max_bytes: int):
+    def __init__(self, ws: web.WebSocketResponse, principal: Principal, request: web.BaseRequest, *,
+                 max_frames: int, max_bytes: int):
         self.id = next(_ids)
         self.ws = ws
         self.principal = principal
+        self._transport = request.transport
+        self._protocol = request.protocol
         self.last_seen = time.monotonic()
         self.closing = False
-        # Queues exist only while they hold something: an idle connection carries neither (a deque
-        # costs ~760 bytes, which matters at 50,000 idle sockets).
-        self._queue: deque[bytes] | None = None
+        # The queue exists only while it holds something: an idle connection carries none.
+        self._queue: list[bytes] | None = None
         self._queued_bytes = 0
-        self._writer: asyncio.Task | None = None
+        # Waits for the peer to read again (only while the transport is paused).
+        self._waiter: asyncio.Task | None = None
         # asyncio.get_running_loop() costs a getpid() system call on Python 3.11: look it up once.
         self._loop = asyncio.get_running_loop()
         self.max_frames = max_frames
@@ -112,17 +132,18 @@ class Connection:
                 return
             self.held.append((payload, seq_key))
             return
-        if self._queue is None:
-            self._queue = deque()
-        elif len(self._queue) >= self.max_frames or self._queued_bytes + len(payload) > self.max_bytes:
+        queue = self._queue
+        if queue is None:
+            self._queue = queue = []
+            if self._waiter is None:
+                self._loop.call_soon(self._flush)
+        elif len(queue) >= self.max_frames or self._queued_bytes + len(payload) > self.max_bytes:
             log.warning("%r: outbound queue full (%d frames, %d bytes); closing as slow consumer",
-                        self, len(self._queue), self._queued_bytes)
+                        self, len(queue), self._queued_bytes)
             self.close_soon(closecodes.SLOW_CONSUMER)
             return
-        self._queue.append(payload)
+        queue.append(payload)
         self._queued_bytes += len(payload)
-        if self._writer is None:
-            self._writer = self._loop.create_task(self._drain())
 
     def hold(self) -> None:
         """Keep new frames back (a sync replay is being fetched)."""
@@ -141,27 +162,47 @@ class Connection:
         if seq > self.replayed.get((shop_id, user_id), 0):
             self.replayed[(shop_id, user_id)] = seq
 
-    async def _drain(self) -> None:
+    def _flush(self) -> None:
+        """Write everything queued, as one write; or, while the peer is not reading, wait for it."""
+        queue = self._queue
+        if queue is None:
+            return
+        transport = self._transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            self._queue = None   # the peer went away: the read loop sees it and unregisters us
+            self._queued_bytes = 0
+            return
+        if self._protocol.writing_paused:
+            if self._waiter is None:
+                self._waiter = self._loop.create_task(self._wait_writable())
+            return
+        self._queue = None
+        self._queued_bytes = 0
+        if len(queue) == 1:
+            transport.write(_frame_header(len(queue[0])) + queue[0])
+        else:
+            transport.write(b"".join([part for payload in queue for part in (_frame_header(len(payload)), payload)]))
+
+    async def _wait_writable(self) -> None:
         try:
-            while self._queue and not self.ws.closed:
-                payload = self._queue.popleft()
-                self._queued_bytes -= len(payload)
-                await self.ws.send_frame(payload, WSMsgType.TEXT)
+            # aiohttp's protocol resolves this when the transport drops below its low-water mark.
+            await self._protocol._drain_helper()
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            # The peer went away mid-write; the read loop sees the close and unregisters us.
-            self._queue.clear()
+            self._queue = None
+            self._queued_bytes = 0
+            return
         finally:
-            if not self._queue:
-                self._queue = None
-                self._queued_bytes = 0
-            self._writer = None
+            self._waiter = None
+        self._flush()
 
     async def flush(self, timeout: float) -> None:
         """Wait (bounded) until everything queued so far has been written."""
-        writer = self._writer
-        if writer is not None:
+        if self._waiter is None:
+            self._flush()
+        waiter = self._waiter
+        if waiter is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(writer), timeout)
+                await asyncio.wait_for(asyncio.shield(waiter), timeout)
             except (asyncio.TimeoutError, Exception):
                 pass
 

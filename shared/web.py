@@ -220,6 +220,14 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         return fail("系统错误，请稍后再试")
 
 
+def log_access(service: str, request: web.BaseRequest, status: int, started: float) -> None:
+    """One structured line per request; the query string is left out, it can carry tokens."""
+    access_log.info("%s", orjson.dumps({
+        "svc": service, "method": request.method, "path": request.path, "status": status,
+        "ms": round((time.perf_counter() - started) * 1000, 2), "remote": request.remote,
+    }).decode())
+
+
 def access_log_middleware(service: str) -> Callable:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -233,18 +241,36 @@ def access_log_middleware(service: str) -> Callable:
             status = exc.status
             raise
         finally:
-            # One structured line per request; the query string is left out, it can carry tokens.
-            access_log.info("%s", orjson.dumps({
-                "svc": service, "method": request.method, "path": request.path, "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2), "remote": request.remote,
-            }).decode())
+            log_access(service, request, status, started)
     return middleware
+
+
+def long_lived(handler: Handler) -> Handler:
+    """Mark a handler that holds its request for the life of a connection (a WebSocket). The
+    middlewares hand it straight through: a middleware awaiting it would keep a coroutine frame
+    (~400 bytes) alive per connection, four of them ~8 % of an idle connection's memory. Such a
+    handler logs its own access line and answers its own errors."""
+    handler.long_lived = True   # type: ignore[attr-defined]
+    return handler
+
+
+def _http_only(middleware: Callable) -> Callable:
+    @web.middleware
+    def passing_long_lived_through(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+        # Not a coroutine: for a long-lived handler this returns the handler's own awaitable, so
+        # no frame of ours stays on the connection's stack.
+        if getattr(request.match_info.handler, "long_lived", False):
+            return handler(request)
+        return middleware(request, handler)
+    passing_long_lived_through.__name__ = middleware.__name__
+    return passing_long_lived_through
 
 
 def standard_middlewares(service: str) -> list:
     # Outermost first; the case-insensitive retry calls the route's handler directly, so it sits
     # innermost, inside the envelope.
-    return [access_log_middleware(service), cors_middleware, envelope_middleware, case_insensitive_middleware]
+    return [_http_only(m) for m in (access_log_middleware(service), cors_middleware, envelope_middleware,
+                                    case_insensitive_middleware)]
 
 
 def setup_logging(level: str) -> None:

@@ -25,12 +25,14 @@ from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping
                                   UserOnline, decode, message_frame, ping_frame, to_int)
 from shared.service import POOL, SETTINGS
 from shared.tokens import is_token_shaped
+from shared.web import log_access, long_lived
 
 log = logging.getLogger("kefu.chat.ws")
 
 USER_CLIENTS = frozenset({1, 2, 3, 4, 6})
 KEFU_CLIENT = 5
 MAX_INBOX = 32
+SERVICE = "chat_server"   # in access lines
 MAX_STRIKES = 50     # rate-limited frames a connection may send before it is closed (4008)
 
 # Database trouble: the event fails with a "busy" error frame; nothing was half-written.
@@ -76,42 +78,52 @@ async def authenticate(pool: asyncpg.Pool, query) -> Principal:
     return Principal("kefu", row["id"], row["shop_id"], client, row["nickname"], row["avatar"], token_tag(token))
 
 
+@long_lived
 async def websocket(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
     settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(max_msg_size=settings.max_frame_bytes, compress=False, heartbeat=None,
                                decode_text=False)
     if not ws.can_prepare(request).ok:
         if request.path == "/":   # a person's browser on the bare address: the console is at /kefu/
+            log_access(SERVICE, request, 302, started)
             raise web.HTTPFound("/kefu/")
+        log_access(SERVICE, request, 200, started)
         return web.json_response({"service": "kefu chat server",
                                   "websocket": "connect with ?token=&type=user|kefu&client=&shop_id="})
     await ws.prepare(request)
-    limits = request.app[LIMITS]
+    # One function from here to the end (no helper coroutine): each frame on an idle
+    # connection's stack costs memory 50,000 times over.
     try:
-        if not limits.origin_allowed(request.headers.get("Origin")):
-            raise HandshakeRefused(closecodes.POLICY, errors.BAD_ORIGIN)
-        if not limits.new_connection_allowed(request.remote):
-            raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_NEW_CONNECTIONS)
-        principal = await authenticate(request.app[POOL], request.query)
-        if limits.too_many_connections(len(request.app[HUB].local(principal.topic))):
-            raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_CONNECTIONS)
-    except HandshakeRefused as refused:
-        return await refuse(ws, refused.code, refused.msg)
-    except DB_ERRORS:
-        return await refuse(ws, closecodes.UNAVAILABLE, errors.BUSY)
+        limits = request.app[LIMITS]
+        try:
+            if not limits.origin_allowed(request.headers.get("Origin")):
+                raise HandshakeRefused(closecodes.POLICY, errors.BAD_ORIGIN)
+            if not limits.new_connection_allowed(request.remote):
+                raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_NEW_CONNECTIONS)
+            principal = await authenticate(request.app[POOL], request.query)
+            if limits.too_many_connections(len(request.app[HUB].local(principal.topic))):
+                raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_CONNECTIONS)
+        except HandshakeRefused as refused:
+            return await refuse(ws, refused.code, refused.msg)
+        except DB_ERRORS:
+            return await refuse(ws, closecodes.UNAVAILABLE, errors.BUSY)
 
-    conn = Connection(ws, principal, max_frames=settings.outbox_frames, max_bytes=settings.outbox_bytes)
-    conn.bucket = limits.connection_bucket()
-    conn.send(ping_frame(time.time()))
-    conn.send(LOGIN_FRAME)
-    await register(request.app, conn)
-    try:
-        await read_loop(request.app, conn)
+        conn = Connection(ws, principal, request, max_frames=settings.outbox_frames,
+                          max_bytes=settings.outbox_bytes)
+        conn.bucket = limits.connection_bucket()
+        conn.send(ping_frame(time.time()))
+        conn.send(LOGIN_FRAME)
+        await register(request.app, conn)
+        try:
+            await read_loop(request.app, conn)
+        finally:
+            # Shielded: aiohttp may cancel the handler when the peer disconnects, and presence must
+            # still be updated and the kefu told that the user went offline.
+            await asyncio.shield(request.app[TASKS].spawn(unregister(request.app, conn)))
+        return ws
     finally:
-        # Shielded: aiohttp may cancel the handler when the peer disconnects, and presence must
-        # still be updated and the kefu told that the user went offline.
-        await asyncio.shield(request.app[TASKS].spawn(unregister(request.app, conn)))
-    return ws
+        log_access(SERVICE, request, 101, started)   # when the connection ends: "ms" is its life
 
 
 async def refuse(ws: web.WebSocketResponse, code: CloseCode, msg: str) -> web.WebSocketResponse:
