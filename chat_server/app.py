@@ -52,8 +52,8 @@ async def chat_ctx(app: web.Application) -> AsyncIterator[None]:
     app[HUB], app[PRESENCE], app[COMMERCE], app[SWEEPER], app[REVOCATION] = hub, presence, commerce, sweeper, revocation
     writer = MessageWriter(app[POOL], enabled=settings.group_commit, max_batch=settings.group_commit_max_batch)
     writer.start()
-    app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce, writer)
     app[TASKS] = Tasks()
+    app[CHAT] = ChatService(settings, app[POOL], hub, presence, commerce, writer, app[TASKS])
     yield
     # Events already accepted and unregistrations still need the database: let them finish.
     await app[TASKS].drain(timeout=10)

@@ -4,10 +4,12 @@ the `error` frame. Everything stored is stored before anyone is told about it.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 import orjson
@@ -18,9 +20,11 @@ from chat_server.connection import Connection, Principal, kefu_topic, user_topic
 from chat_server.data import conversations, principals
 from chat_server.data.conversations import DuplicateMessage, NewMessage
 from chat_server.hub import Hub
+from chat_server.tasks import Tasks
 from chat_server.presence import Presence
 from chat_server.writer import MessageWriter
-from chat_server.protocol import ChatData, ReadData, SyncData, TransferData, TypingData, UserOnlineData, frame, to_int
+from chat_server.protocol import (ChatData, ReadData, SyncData, TransferData, TypingData, UserOnlineData, frame,
+                                  message_frame, to_int)
 from shared.settings import Settings
 from shared.uploads import is_own_upload
 
@@ -44,6 +48,7 @@ class ChatService:
     presence: Presence
     commerce: CommerceClient
     writer: MessageWriter
+    tasks: Tasks
 
     @property
     def tz(self) -> str:
@@ -51,7 +56,12 @@ class ChatService:
 
     # ------------------------------------------------------------------------------------- chat
 
-    async def send(self, conn: Connection, data: ChatData) -> None:
+    async def send(self, conn: Connection, data: ChatData) -> asyncio.Future:
+        """Validate a chat message and hand it to the writer, without waiting for its commit: a
+        connection's successive messages then share group commits instead of taking one commit
+        round each. Returns a future that completes once the message is stored and published, or
+        refused (the sender got an error frame); it never raises. Callers keep a connection's
+        events in order by calling this in order (validation may await; the writer is FIFO)."""
         me = conn.principal
         cmid = data.client_msg_id
         if cmid is not None and not (1 <= len(cmid) <= CLIENT_MSG_ID_MAX and "\x00" not in cmid):
@@ -73,21 +83,43 @@ class ChatService:
                              to_id=owner if me.role == "user" else user_id, to_type=data.to_type, msg=msg,
                              msg_type=data.msg_type, client_msg_id=cmid, nickname=me.nickname, avatar=me.avatar,
                              client=me.client)
-        try:
-            record, rel = await self.writer.store(message, owner)
-        except DuplicateMessage:
+        settled = self.tasks.loop.create_future()
+        self.writer.submit(message, owner).add_done_callback(partial(self._stored, conn, message, settled))
+        return settled
+
+    def _stored(self, conn: Connection, message: NewMessage, settled: asyncio.Future, stored: asyncio.Future) -> None:
+        """The writer's answer. A done-callback, not a coroutine resumed later: callbacks run in the
+        order the writer resolves its futures, which is commit order, so every frame is published
+        in commit order (per conversation: in seq order), whichever connections sent them."""
+        exc = ConnectionError("store cancelled") if stored.cancelled() else stored.exception()
+        if exc is None:
+            record, rel = stored.result()
+            me = conn.principal
+            # Encoded once, for every connection of both sides on every node.
+            payload = frame("chat", wire.record(record, self.tz, me.nickname, me.avatar))
+            seq_key = (message.shop_id, message.user_id, record["seq"])
+            self.hub.publish(me.topic, payload, seq_key)
+            peer = kefu_topic(rel["kefu_id"]) if me.role == "user" else user_topic(message.shop_id, message.user_id)
+            self.hub.publish(peer, payload, seq_key)
+        elif isinstance(exc, DuplicateMessage):
             # A retry: the sender gets the original back, nobody gets anything twice.
-            original = await conversations.record_by_client_msg_id(self.pool, me.role, me.id, cmid)
-            if original is not None:
-                conn.send(frame("chat", wire.record(original, self.tz)))
+            self.tasks.spawn(self._send_original(conn, message)).add_done_callback(lambda _: settled.set_result(None))
             return
-        # Encoded once; both publishes happen before this coroutine yields, so frames leave in
-        # the order the writer committed them.
-        payload = frame("chat", wire.record(record, self.tz, me.nickname, me.avatar))
-        seq_key = (shop_id, user_id, record["seq"])
-        self.hub.publish(me.topic, payload, seq_key)
-        peer = kefu_topic(rel["kefu_id"]) if me.role == "user" else user_topic(shop_id, user_id)
-        self.hub.publish(peer, payload, seq_key)
+        else:
+            log.warning("%r: storing a message failed: %r", conn, exc)
+            conn.send(message_frame("error", errors.BUSY))
+        settled.set_result(None)
+
+    async def _send_original(self, conn: Connection, message: NewMessage) -> None:
+        try:
+            original = await conversations.record_by_client_msg_id(self.pool, message.from_type, message.from_id,
+                                                                   message.client_msg_id)
+        except Exception as exc:   # the database went away meanwhile: the client retries again
+            log.warning("%r: could not fetch the original of a retried message: %r", conn, exc)
+            conn.send(message_frame("error", errors.BUSY))
+            return
+        if original is not None:
+            conn.send(frame("chat", wire.record(original, self.tz)))
 
     async def _conversation_exists(self, conn: Connection, user_id: int) -> bool:
         if conn.known is not None and user_id in conn.known:

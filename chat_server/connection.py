@@ -20,7 +20,7 @@ import logging
 import struct
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -46,11 +46,13 @@ class Principal:
     nickname: str
     avatar: str
     token_tag: str = ""  # md5(token)[:12]: tells this login from a newer one (close 4004)
+    # The fan-out topic of this principal's connections (see hub): built once, it is used on
+    # every message, and the hub's index shares this string.
+    topic: str = field(init=False, compare=False)
 
-    @property
-    def topic(self) -> str:
-        """The fan-out topic of this principal's connections (see hub)."""
-        return user_topic(self.shop_id, self.id) if self.role == "user" else kefu_topic(self.id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "topic", user_topic(self.shop_id, self.id) if self.role == "user"
+                           else kefu_topic(self.id))
 
 
 def _frame_header(length: int, _small=struct.Struct("!BB").pack, _medium=struct.Struct("!BBH").pack,

@@ -10,10 +10,10 @@ from typing import Coroutine
 class Tasks:
     def __init__(self) -> None:
         self._running: set[asyncio.Task] = set()
-        self._loop = asyncio.get_running_loop()   # once: the lookup is a system call on 3.11
+        self.loop = asyncio.get_running_loop()   # once: the lookup is a system call on 3.11
 
     def spawn(self, coro: Coroutine) -> asyncio.Task:
-        task = self._loop.create_task(coro)
+        task = self.loop.create_task(coro)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return task

@@ -1,6 +1,7 @@
 """The write path: group commit.
 
-Senders hand their message to `MessageWriter.store()` and wait. One writer task takes everything
+Senders hand their message to `MessageWriter.submit()` and get a future (`store()` waits on it;
+a connection may have several in flight). One writer task takes everything
 queued (up to `max_batch`), stores it with one statement in one transaction
 (`chat_store_messages`, sql/0002), and answers every sender in commit order. While a batch is being
 committed the next one fills up, so the number of transactions grows with load far slower than
@@ -42,14 +43,20 @@ class MessageWriter:
         self.batches = 0
         self.messages = 0
 
-    async def store(self, message: NewMessage, owner_if_new: int) -> tuple[dict, dict]:
-        """(record, {"kefu_id": owner}) once durable; DuplicateMessage for a retried client_msg_id."""
+    def submit(self, message: NewMessage, owner_if_new: int) -> asyncio.Future:
+        """Queue a message without waiting. The future resolves to (record, {"kefu_id": owner})
+        once the record is durable, or fails with DuplicateMessage for a retried client_msg_id,
+        or with the database's error. With group commit on, futures resolve in commit order."""
         if not self.enabled:
-            return await conversations.store_message(self.pool, message, owner_if_new)
+            return self._loop.create_task(conversations.store_message(self.pool, message, owner_if_new))
         future = self._loop.create_future()
         self._queue.append((message, owner_if_new, future))
         self._wakeup.set()
-        return await future
+        return future
+
+    async def store(self, message: NewMessage, owner_if_new: int) -> tuple[dict, dict]:
+        """`submit`, then wait for the answer."""
+        return await self.submit(message, owner_if_new)
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -32,6 +32,7 @@ log = logging.getLogger("kefu.chat.ws")
 USER_CLIENTS = frozenset({1, 2, 3, 4, 6})
 KEFU_CLIENT = 5
 MAX_INBOX = 32
+MAX_IN_FLIGHT = 32  # a connection's chat messages waiting for their commit at once
 SERVICE = "chat_server"   # in access lines
 MAX_STRIKES = 50     # rate-limited frames a connection may send before it is closed (4008)
 
@@ -201,21 +202,40 @@ def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
 
 
 async def work(chat: ChatService, conn: Connection) -> None:
-    handlers = {Chat: chat.send, UserOnline: chat.user_online, Transfer: chat.transfer, Read: chat.read,
-                Sync: chat.sync, Typing: chat.typing}
+    """Handle the connection's events in order. Chat messages are pipelined: up to MAX_IN_FLIGHT
+    of them wait for their commit together (stored and published in order by the writer); any
+    other event first waits until every earlier message is stored and published, so that no
+    event overtakes one sent before it."""
+    handlers = {UserOnline: chat.user_online, Transfer: chat.transfer, Read: chat.read, Sync: chat.sync,
+                Typing: chat.typing}
+    depth = MAX_IN_FLIGHT if chat.writer.enabled else 1   # one transaction per message: one at a time
+    in_flight: deque[asyncio.Future] = deque()
     try:
         while conn.inbox:
             event = conn.inbox.popleft()
+            kind = type(event)
             try:
-                await handlers[type(event)](conn, event.data)
+                if kind is Chat:
+                    while len(in_flight) >= depth:
+                        await in_flight.popleft()
+                    in_flight.append(await chat.send(conn, event.data))
+                else:
+                    while in_flight:
+                        await in_flight.popleft()
+                    await handlers[kind](conn, event.data)
             except ChatError as exc:
                 conn.send(message_frame("error", exc.msg))
             except DB_ERRORS as exc:
-                log.warning("%r: %s failed, database unavailable: %s", conn, type(event).__name__, exc)
+                log.warning("%r: %s failed, database unavailable: %s", conn, kind.__name__, exc)
                 conn.send(message_frame("error", errors.BUSY))
             except Exception:
-                log.exception("%r: %s failed", conn, type(event).__name__)
+                log.exception("%r: %s failed", conn, kind.__name__)
                 conn.send(message_frame("error", errors.BUSY))
+            if not conn.inbox:
+                # Done only once every message is settled: a later event starts a new worker,
+                # and it must not overtake these.
+                while in_flight and not conn.inbox:
+                    await in_flight.popleft()
     finally:
         conn.worker = None
         if not conn.inbox:

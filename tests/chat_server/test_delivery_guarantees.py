@@ -110,3 +110,37 @@ async def test_sync_during_live_traffic_never_reorders_or_duplicates(node):
         last = seq
         seen.add(seq)
     assert seen == set(range(1, total + 1))
+
+
+async def test_a_connection_pipelines_its_messages_in_order_through_shared_commits(node):
+    live = await node(CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
+    kefu, user = await start_conversation(live)
+    writer = live.app[CHAT].writer
+    batches_before = writer.batches
+    n = 30                                   # a burst within the inbox bound, sent without waiting
+    for i in range(n):
+        await kefu.send("chat", {"msg": f"m{i}", "msg_type": 1, "to_id": 7, "to_type": "user",
+                                 "client_msg_id": f"k-{i}"})
+    echoes = [await kefu.expect("chat") for _ in range(n)]
+    delivered = [await user.expect("chat") for _ in range(n)]
+    assert [e["msg"] for e in echoes] == [d["msg"] for d in delivered] == [f"m{i}" for i in range(n)]
+    assert [e["seq"] for e in echoes] == list(range(1, n + 1))
+    # Not one commit per message: the connection's messages waited for their commits together.
+    assert writer.batches - batches_before < n // 2
+    assert kefu.ws.close_code is None
+
+
+@pytest.mark.parametrize("group_commit", ["1", "0"])
+async def test_an_event_after_messages_waits_until_they_are_stored(node, group_commit):
+    live = await node(GROUP_COMMIT=group_commit, CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
+    kefu, user = await start_conversation(live)
+    for i in range(10):
+        await user.send("chat", {"msg": f"m{i}", "msg_type": 1, "to_id": 2, "to_type": "kefu"})
+    await user.send("sync", {"shop_id": 1, "after_seq": 0})
+    frames = []
+    while (frame := await user.receive())["event"] != "sync":
+        frames.append(frame)
+    # The sync ran after all ten were stored and published: it saw them all.
+    assert frame["data"] == {"shop_id": 1, "user_id": 7, "last_seq": 10, "recovered": True}
+    # Live first (each published on its commit), then the replay that was asked for.
+    assert [f["data"]["seq"] for f in frames if f["event"] == "chat"] == list(range(1, 11)) * 2
