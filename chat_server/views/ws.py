@@ -201,13 +201,16 @@ def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
         conn.worker = app[TASKS].spawn(work(app[CHAT], conn))
 
 
+# The ChatService method of every event but chat (pipelined in `work`).
+HANDLERS = {UserOnline: ChatService.user_online, Transfer: ChatService.transfer, Read: ChatService.read,
+            Sync: ChatService.sync, Typing: ChatService.typing}
+
+
 async def work(chat: ChatService, conn: Connection) -> None:
     """Handle the connection's events in order. Chat messages are pipelined: up to MAX_IN_FLIGHT
     of them wait for their commit together (stored and published in order by the writer); any
     other event first waits until every earlier message is stored and published, so that no
     event overtakes one sent before it."""
-    handlers = {UserOnline: chat.user_online, Transfer: chat.transfer, Read: chat.read, Sync: chat.sync,
-                Typing: chat.typing}
     depth = MAX_IN_FLIGHT if chat.writer.enabled else 1   # one transaction per message: one at a time
     in_flight: deque[asyncio.Future] = deque()
     try:
@@ -222,7 +225,7 @@ async def work(chat: ChatService, conn: Connection) -> None:
                 else:
                     while in_flight:
                         await in_flight.popleft()
-                    await handlers[kind](conn, event.data)
+                    await HANDLERS[kind](chat, conn, event.data)
             except ChatError as exc:
                 conn.send(message_frame("error", exc.msg))
             except DB_ERRORS as exc:
