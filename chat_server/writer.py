@@ -1,16 +1,19 @@
 """The write path: group commit.
 
 Senders hand their message to `MessageWriter.submit()` and get a future (`store()` waits on it;
-a connection may have several in flight). One writer task takes everything
-queued (up to `max_batch`), stores it with one statement in one transaction
-(`chat_store_messages`, sql/0002), and answers every sender in commit order. While a batch is being
-committed the next one fills up, so the number of transactions grows with load far slower than
-the number of messages; each sender still gets its answer only once its record is durable.
+a connection may have several in flight). One writer task takes everything queued (up to
+`max_batch`), stores it with one statement in one transaction (`conversations.store_messages`:
+`chat_store_batch`, sql/0005), and answers every sender in commit order: the order the messages
+were queued. While a batch is being committed the next one fills up, so the number of
+transactions grows with load far slower than the number of messages; each sender still gets its
+answer only once its record is durable.
 
-A batch that fails as a whole on a race the function cannot see (two nodes inserting the same
-client_msg_id at once) is retried one message per statement, so that only the duplicate fails.
-Batches lock conversations in (shop, buyer) order, so concurrent batches of several nodes never
-deadlock.
+A lone message is stored by the single-message statement (cheaper for one), and so, one at a
+time, are the messages of a batch holding a notice (type 2; transfers store theirs themselves, so
+in practice never). A batch that fails as a whole on a race the statement cannot see (two nodes
+inserting the same client_msg_id at once) is retried one message per statement, so that only the
+duplicate fails. The statement creates or locks a batch's conversation rows in (shop, buyer)
+order before touching any of them twice, so concurrent batches of several nodes never deadlock.
 With group commit off, every message is its own statement and transaction.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from chat_server.tasks import cancel
 log = logging.getLogger("kefu.chat.writer")
 
 _Item = tuple[NewMessage, int, asyncio.Future]
+CHAT = 1   # NewMessage.type of a chat message; anything else is stored one message at a time
 
 
 class MessageWriter:
@@ -88,12 +92,11 @@ class MessageWriter:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[_Item]) -> None:
-        # Every node locks conversation rows in the same order (shop, buyer), so that two nodes'
-        # batches touching the same conversations cannot deadlock. The sort is stable: messages of
-        # one conversation keep their order, and senders are answered in this (commit) order.
-        batch.sort(key=lambda item: (item[0].shop_id, item[0].user_id))
+        if len(batch) == 1 or any(message.type != CHAT for message, _, _ in batch):
+            await self._one_by_one(batch)
+            return
         try:
-            rows = await self._store_batch([(m, owner) for m, owner, _ in batch])
+            results = await conversations.store_messages(self.pool, [(message, owner) for message, owner, _ in batch])
         except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
             # a duplicate raced in from another node (or, defensively, a deadlock): only the
             # message at fault should fail
@@ -106,13 +109,13 @@ class MessageWriter:
             return
         self.batches += 1
         self.messages += len(batch)
-        for (message, _, future), row in zip(batch, rows):
+        for (_, _, future), result in zip(batch, results):
             if future.done():
                 continue
-            if row["duplicate"]:
+            if result is None:
                 future.set_exception(DuplicateMessage())
             else:
-                future.set_result((conversations.record_from_row(message, row), {"kefu_id": row["kefu_id"]}))
+                future.set_result(result)
 
     async def _one_by_one(self, batch: list[_Item]) -> None:
         for message, owner, future in batch:
@@ -124,12 +127,3 @@ class MessageWriter:
             else:
                 if not future.done():
                     future.set_result(result)
-
-    async def _store_batch(self, items: list[tuple[NewMessage, int]]) -> list[asyncpg.Record]:
-        cols = list(zip(*[(m.shop_id, m.user_id, owner, m.from_type, m.from_id, m.to_type, m.msg, m.msg_type,
-                           m.type, m.client_msg_id, m.nickname, m.avatar, m.client) for m, owner in items]))
-        return await self.pool.fetch(
-            "SELECT * FROM chat_store_messages($1::int[], $2::int[], $3::int[], $4::text[], $5::int[],"
-            " $6::text[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[])"
-            " ORDER BY ord", *[list(c) for c in cols])
-

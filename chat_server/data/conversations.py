@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
+import orjson
 
 DB = asyncpg.Pool | asyncpg.Connection
 
@@ -48,7 +49,7 @@ class DuplicateMessage(Exception):
     """A (sender, client_msg_id) that was stored before."""
 
 
-_STORE = f"""
+_STORE = """
 WITH rel AS (
     INSERT INTO chat_relation AS cr (shop_id, user_id, kefu_id, nickname, avatar, client, msg, msg_type,
                                      is_read, unread, last_seq)
@@ -68,16 +69,16 @@ WITH rel AS (
         avatar = CASE WHEN $4 = 'user' THEN EXCLUDED.avatar ELSE cr.avatar END,
         client = CASE WHEN $4 = 'user' THEN EXCLUDED.client ELSE cr.client END,
         update_time = now()
-    RETURNING {RELATION_COLUMNS}
+    RETURNING last_seq, kefu_id
 ), rec AS (
     INSERT INTO chat_record (shop_id, user_id, seq, from_id, from_type, to_id, to_type, msg, msg_type,
                              type, client_msg_id)
     SELECT $1, $2, rel.last_seq, $5, $4, CASE WHEN $6 = 'kefu' THEN rel.kefu_id ELSE $2 END, $6, $7, $8, $9, $10
       FROM rel
-    RETURNING id, seq, to_id, create_time, update_time
+    RETURNING id, seq, to_id, create_time
 )
 SELECT rec.id AS record_id, rec.seq AS record_seq, rec.to_id AS record_to_id,
-       rec.create_time AS record_create_time, rec.update_time AS record_update_time, rel.*
+       rec.create_time AS record_create_time, rel.kefu_id
   FROM rec, rel
 """
 
@@ -96,13 +97,52 @@ async def store_message(db: DB, m: NewMessage, owner_if_new: int) -> tuple[dict,
     return record_from_row(m, row), {"kefu_id": row["kefu_id"]}
 
 
+_STORE_BATCH = "SELECT * FROM chat_store_batch($1::text[]::json[], $2::int[])"
+
+
+async def store_messages(db: DB, items: list[tuple[NewMessage, int]]) -> list[tuple[dict, dict] | None]:
+    """Store chat messages (type 1), each with its `owner_if_new`, in one statement (sql/0005): the
+    outcome of `store_message` on each in turn. Returns, in the same order, (record,
+    {"kefu_id": owner}) or None for a duplicate (of a stored message, or of an earlier one here)."""
+    if any(m.type != 1 for m, _ in items):
+        raise ValueError("store_messages stores chat messages (type 1) only")
+    # The statement takes "waves" of messages of different conversations: the first message of
+    # each conversation, then the second ones, and so on. A repeat of an earlier message's
+    # (sender, client_msg_id) is a duplicate whatever becomes of the earlier one: it is not sent.
+    waves: list[list[int]] = []
+    depth: dict[tuple[int, int], int] = {}
+    sent: set[tuple[str, int, str]] = set()
+    for i, (m, _) in enumerate(items):
+        if m.client_msg_id is not None:
+            key = (m.from_type, m.from_id, m.client_msg_id)
+            if key in sent:
+                continue
+            sent.add(key)
+        n = depth.get((m.shop_id, m.user_id), 0)
+        depth[(m.shop_id, m.user_id)] = n + 1
+        if n == len(waves):
+            waves.append([])
+        waves[n].append(i)
+    # One JSON text per wave rather than an array per field: orjson encodes the dataclasses at
+    # once, where asyncpg would encode and check arrays element by element.
+    rows = await db.fetch(_STORE_BATCH, [orjson.dumps([items[i][0] for i in wave]).decode() for wave in waves],
+                          [items[i][1] for wave in waves for i in wave])
+    sent_order = [i for wave in waves for i in wave]
+    results: list[tuple[dict, dict] | None] = [None] * len(items)
+    for row in rows:
+        i = sent_order[row["position"] - 1]
+        results[i] = record_from_row(items[i][0], row), {"kefu_id": row["kefu_id"]}
+    return results
+
+
 def record_from_row(m: NewMessage, row: asyncpg.Record) -> dict:
-    """The stored record as a dict, from the message and what the store statement returned."""
+    """The stored record as a dict, from the message and what the store statement returned. A new
+    record's update_time is its create_time: both are the transaction's now()."""
     return {
         "id": row["record_id"], "shop_id": m.shop_id, "user_id": m.user_id, "seq": row["record_seq"],
         "from_id": m.from_id, "from_type": m.from_type, "to_id": row["record_to_id"], "to_type": m.to_type,
         "msg": m.msg, "msg_type": m.msg_type, "is_read": 0, "type": m.type, "client_msg_id": m.client_msg_id,
-        "create_time": row["record_create_time"], "update_time": row["record_update_time"],
+        "create_time": row["record_create_time"], "update_time": row["record_create_time"],
     }
 
 
