@@ -13,7 +13,9 @@ publishes in order). While that connection is being set up, or Redis does not re
 (the transport's buffer is full), frames wait in a bounded queue that drops the oldest. When Redis
 is unreachable, frames are dropped and counted (local delivery already happened). The subscriber
 reconnects with backoff and re-subscribes to every topic the node holds, then calls `on_reconnect`
-so that the node can tell its clients to `sync` what they may have missed. Both connections PING
+so that the node can tell its clients to `sync` what they may have missed. Frames this node
+failed to publish were missed by the others' clients: once its publishing connection is back, it
+announces that on a channel every node holds, and every other node calls `on_reconnect` too. Both connections PING
 every LINK_TIMEOUT seconds and are dropped when a whole period passes without a byte from Redis, so
 a silent or stuck Redis counts as unreachable.
 
@@ -62,6 +64,7 @@ LINK_TIMEOUT = 5.0
 MIN_BACKOFF, MAX_BACKOFF = 0.1, 5.0
 
 _PREFIX = CHANNEL_PREFIX.encode()
+RESYNC_CHANNEL = _PREFIX + b"_resync"   # every node: "I dropped frames, have your clients sync"
 
 
 def command(*args: bytes) -> bytes:
@@ -194,6 +197,7 @@ class RedisBroker:
         assert len(self.node_id) == NODE_ID_LEN
         # A channel of this node alone: subscribed last, its confirmation says all the others are in place.
         self._node_channel = _PREFIX + b"_node:" + self.node_id
+        self._owe_resync = False           # frames were dropped: the other nodes' clients must sync
         self._topics = topics              # the topics this node holds now (for re-subscribing)
         self._on_reconnect = on_reconnect
         self._on_message: OnMessage | None = None
@@ -254,17 +258,14 @@ class RedisBroker:
                 held = [(CHANNEL_PREFIX + topic).encode() for topic in self._topics()]
                 for i in range(0, len(held), SUBSCRIBE_CHUNK):
                     link.write(command(b"SUBSCRIBE", *held[i:i + SUBSCRIBE_CHUNK]))
-                link.write(command(b"SUBSCRIBE", self._node_channel))
+                link.write(command(b"SUBSCRIBE", RESYNC_CHANNEL, self._node_channel))
                 await asyncio.wait((self._subscribed, link.lost), timeout=LINK_TIMEOUT,
                                    return_when=asyncio.FIRST_COMPLETED)
                 if self._subscribed.done():
                     self.connected.set()
                     delay, told = MIN_BACKOFF, False
                     if not first and self._on_reconnect is not None:
-                        try:
-                            await self._on_reconnect()
-                        except Exception:   # the subscription itself is fine: keep it
-                            log.exception("on_reconnect failed")
+                        await self._call_on_reconnect()
                     first = False
                     reason = await link.watch()
                 else:
@@ -276,6 +277,7 @@ class RedisBroker:
                 self._sub = None
                 if link is not None:
                     link.close()
+            first = False   # clients may connect before the first subscription works: they sync then
             if not told:    # also when it never worked: a wrong password must not fail silently
                 log.warning("Redis subscription %s (%s); reconnecting with backoff",
                             "lost" if self.connected.is_set() else "failed", reason)
@@ -288,13 +290,27 @@ class RedisBroker:
         if type(reply) is list:
             kind = reply[0]
             if kind == b"message":
-                self._deliver(reply[1], reply[2])
+                if reply[1] == RESYNC_CHANNEL:
+                    self._resync_requested(reply[2])
+                else:
+                    self._deliver(reply[1], reply[2])
             elif kind == b"subscribe" and reply[1] == self._node_channel and not self._subscribed.done():
                 self._subscribed.set_result(None)
             # other confirmations and PING's ["pong", ""]: nothing to do
         elif isinstance(reply, hiredis.ReplyError):
             raise LinkError(f"Redis answered {reply}")
         # else AUTH's "OK"
+
+    def _resync_requested(self, node_id: bytes) -> None:
+        """Another node could not publish some frames: this node's clients may lack them."""
+        if node_id != self.node_id and self._on_reconnect is not None:
+            self._loop.create_task(self._call_on_reconnect())
+
+    async def _call_on_reconnect(self) -> None:
+        try:
+            await self._on_reconnect()
+        except Exception:   # the subscription itself is fine: keep it
+            log.exception("on_reconnect failed")
 
     def _deliver(self, channel: bytes, data: bytes) -> None:
         if data[:NODE_ID_LEN] == self.node_id:
@@ -355,6 +371,10 @@ class RedisBroker:
             try:
                 link = await self._connect(self._on_publish_reply, self._flush)
                 self._pub = link
+                if self._owe_resync:    # before anything newer: the others sync from here on
+                    self._owe_resync = False
+                    link.write(command(b"PUBLISH", RESYNC_CHANNEL, self.node_id))
+                    self._unanswered += 1
                 self._flush()
                 since = self._loop.time()
                 reason = await link.watch()
@@ -378,5 +398,6 @@ class RedisBroker:
 
     def _dropped(self, frames: int, reason: object) -> None:
         self.publish_failures += frames
+        self._owe_resync = True
         if self.publish_failures == frames or self.publish_failures % 1000 < frames:
             log.warning("publish to Redis failed (%d frames so far): %s", self.publish_failures, reason)
