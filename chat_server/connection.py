@@ -55,14 +55,16 @@ class Principal:
                            else kefu_topic(self.id))
 
 
-def _frame_header(length: int, _small=struct.Struct("!BB").pack, _medium=struct.Struct("!BBH").pack,
-                  _large=struct.Struct("!BBQ").pack) -> bytes:
+_HEADER_7, _HEADER_16, _HEADER_64 = (struct.Struct(f).pack for f in ("!BB", "!BBH", "!BBQ"))
+
+
+def _frame_header(length: int) -> bytes:
     """RFC 6455 header of one unmasked, final text frame (servers never mask)."""
     if length < 126:
-        return _small(0x81, length)
+        return _HEADER_7(0x81, length)
     if length < 65536:
-        return _medium(0x81, 126, length)
-    return _large(0x81, 127, length)
+        return _HEADER_16(0x81, 126, length)
+    return _HEADER_64(0x81, 127, length)
 
 
 def token_tag(token: str) -> str:
