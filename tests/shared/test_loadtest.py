@@ -3,16 +3,19 @@ checked for sense (messages delivered, no gaps or duplicates in a clean run, rec
 worker processes, the JSON document, and the refusal of targets that are not loopback."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
 from shared.demo_data import seed_bulk_buyers, seed_bulk_kefu
+from shared.loadtest import engine
 from shared.loadtest.cli import parse
 from shared.loadtest.metrics import Histogram, Metrics, summary_text
 from shared.loadtest.report import write_histogram
@@ -190,3 +193,26 @@ def test_histogram_image_needs_matplotlib(tmp_path):
         assert "matplotlib is not installed" in message and not (tmp_path / "h.png").exists()
     else:
         assert (tmp_path / "h.png").stat().st_size > 1000
+
+
+async def test_closed_loop_senders_give_up_on_a_late_echo_and_go_on(live, commerce_server, db_dsn, monkeypatch):
+    monkeypatch.setattr(engine, "ECHO_TIMEOUT", 0.5)
+    args = parse(options(live, commerce_server, "chat", "--connections", "4", "--closed-loop", "--duration", "4",
+                         "--warmup", "0"))
+
+    async def stall_the_store() -> None:
+        # Every message waits for this lock for 2 s: its echo is late, the sender gives up on it.
+        await asyncio.sleep(1.0)
+        blocker = await asyncpg.connect(db_dsn)
+        try:
+            await blocker.execute("BEGIN; LOCK TABLE chat_relation IN EXCLUSIVE MODE")
+            await asyncio.sleep(2.0)
+            await blocker.execute("ROLLBACK")
+        finally:
+            await blocker.close()
+
+    result, _ = await asyncio.gather(run_loadtest(args, out=None), stall_the_store())
+    assert set(result["errors"]) == {"echo timeout"} and 1 <= result["errors"]["echo timeout"] <= 4
+    # The senders went on after the stall (and the late echoes still arrived, once each).
+    assert result["counters"]["echoed"] > 20
+    assert result["counters"].get("duplicates", 0) == 0
