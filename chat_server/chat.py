@@ -59,9 +59,10 @@ class ChatService:
     async def send(self, conn: Connection, data: ChatData) -> asyncio.Future:
         """Validate a chat message and hand it to the writer, without waiting for its commit: a
         connection's successive messages then share group commits instead of taking one commit
-        round each. Returns a future that completes once the message is stored and published, or
-        refused (the sender got an error frame); it never raises. Callers keep a connection's
-        events in order by calling this in order (validation may await; the writer is FIFO)."""
+        round each. Returns a future that completes (never with an error) once the message is
+        stored and published, or refused (the sender got an error frame). Callers keep a
+        connection's events in order by calling this in order (validation may await; the writer
+        is FIFO)."""
         me = conn.principal
         cmid = data.client_msg_id
         if cmid is not None and not (1 <= len(cmid) <= CLIENT_MSG_ID_MAX and "\x00" not in cmid):
