@@ -341,6 +341,8 @@ class RedisBroker:
             self._dropped(1, "Redis does not keep up: the oldest queued frame is dropped")
         channel = (CHANNEL_PREFIX + topic).encode()
         header = b"%d:%d:%d" % seq_key if seq_key is not None else b""
+        # command(b"PUBLISH", channel, node id + header + "\n" + payload), in one formatting step:
+        # the payload is copied once, not once per concatenation.
         self._pending.append(b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%b\r\n$%d\r\n%b%b\n%b\r\n" % (
             len(channel), channel, NODE_ID_LEN + len(header) + 1 + len(payload), self.node_id, header, payload))
         if not self._flush_scheduled:

@@ -18,7 +18,7 @@ from chat_server import assignment, errors, wire
 from chat_server.commerce import CommerceClient, CommerceError, CommerceUnavailable
 from chat_server.connection import Connection, Principal, kefu_topic, user_topic
 from chat_server.data import conversations, principals
-from chat_server.data.conversations import DuplicateMessage, NewMessage
+from chat_server.data.conversations import NOTICE, DuplicateMessage, NewMessage
 from chat_server.hub import Hub
 from chat_server.tasks import Tasks
 from chat_server.presence import Presence
@@ -37,7 +37,6 @@ IMAGE_PATH_RE = re.compile(r"^uploads/[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*/[A-Za-z
 CLIENT_MSG_ID_MAX = 64
 TYPING_INTERVAL = 2.0
 TEXT, IMAGE, GOODS = 1, 2, 3
-NORMAL, NOTICE = 1, 2
 
 
 @dataclass

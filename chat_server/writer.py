@@ -31,7 +31,6 @@ from chat_server.tasks import cancel
 log = logging.getLogger("kefu.chat.writer")
 
 _Item = tuple[NewMessage, int, asyncio.Future]
-CHAT = 1   # NewMessage.type of a chat message; anything else is stored one message at a time
 
 
 class MessageWriter:
@@ -92,7 +91,7 @@ class MessageWriter:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[_Item]) -> None:
-        if len(batch) == 1 or any(message.type != CHAT for message, _, _ in batch):
+        if len(batch) == 1 or any(message.type != conversations.NORMAL for message, _, _ in batch):
             await self._one_by_one(batch)
             return
         try:

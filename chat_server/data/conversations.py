@@ -27,6 +27,9 @@ RECORD_SELECT = """
 """
 
 
+NORMAL, NOTICE = 1, 2   # chat_record.type: a message, or a system notice (a transfer's)
+
+
 @dataclass(frozen=True)
 class NewMessage:
     shop_id: int
@@ -37,7 +40,7 @@ class NewMessage:
     to_type: str
     msg: str
     msg_type: int
-    type: int = 1                   # 1 normal, 2 notice
+    type: int = NORMAL              # NORMAL or NOTICE
     client_msg_id: str | None = None
     # buyer snapshot for the conversation row (used when the buyer sends)
     nickname: str = ""
@@ -104,7 +107,7 @@ async def store_messages(db: DB, items: list[tuple[NewMessage, int]]) -> list[tu
     """Store chat messages (type 1), each with its `owner_if_new`, in one statement (sql/0005): the
     outcome of `store_message` on each in turn. Returns, in the same order, (record,
     {"kefu_id": owner}) or None for a duplicate (of a stored message, or of an earlier one here)."""
-    if any(m.type != 1 for m, _ in items):
+    if any(m.type != NORMAL for m, _ in items):
         raise ValueError("store_messages stores chat messages (type 1) only")
     # The statement takes "waves" of messages of different conversations: the first message of
     # each conversation, then the second ones, and so on. A repeat of an earlier message's
