@@ -227,6 +227,14 @@ BULK_MAX = 10_000_000
 BULK_CLIENT = 6                  # plain H5
 
 
+async def _stage(conn: asyncpg.Connection, table: str, columns: dict[str, str], records: list[tuple]) -> None:
+    """COPY `records` into a temporary table (column → type) dropped at commit: the bulk seeders
+    insert from it with one statement per table instead of one per row."""
+    await conn.execute(f"CREATE TEMP TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
+                       " ON COMMIT DROP")
+    await conn.copy_records_to_table(table, columns=list(columns), records=records)
+
+
 async def seed_bulk_buyers(dsn: str, count: int, token_ttl: int = 7 * 86400) -> list[str]:
     """`count` load-test buyers (bulk buyer n: mobile 139 + n in 8 digits, password `user123456`),
     each with a fresh live session for client 6; returns their tokens in buyer order.
@@ -242,12 +250,10 @@ async def seed_bulk_buyers(dsn: str, count: int, token_ttl: int = 7 * 86400) -> 
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            await conn.execute("CREATE TEMP TABLE bulk_buyer (n int, mobile text, sn text, nickname text,"
-                               " token text) ON COMMIT DROP")
-            await conn.copy_records_to_table(
-                "bulk_buyer", columns=("n", "mobile", "sn", "nickname", "token"),
-                records=[(n, str(BULK_MOBILE_BASE + n), str(BULK_SN_BASE + n), f"压测买家{n:05d}", tokens[n - 1])
-                         for n in numbers])
+            await _stage(conn, "bulk_buyer", {"n": "int", "mobile": "text", "sn": "text", "nickname": "text",
+                                              "token": "text"},
+                         [(n, str(BULK_MOBILE_BASE + n), str(BULK_SN_BASE + n), f"压测买家{n:05d}", tokens[n - 1])
+                          for n in numbers])
             await conn.execute(
                 'INSERT INTO "user" (sn, nickname, avatar, mobile, level, password, client)'
                 " SELECT b.sn, b.nickname, 'uploads/demo/user.png', b.mobile, 1, $1, $2 FROM bulk_buyer b"
@@ -286,11 +292,8 @@ async def seed_bulk_kefu(dsn: str, count: int, shop_id: int = 1, token_ttl: int 
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            await conn.execute("CREATE TEMP TABLE bulk_kefu (n int, account text, nickname text, token text)"
-                               " ON COMMIT DROP")
-            await conn.copy_records_to_table(
-                "bulk_kefu", columns=("n", "account", "nickname", "token"),
-                records=[(n, f"lt_kefu{n:05d}", f"压测客服{n:04d}", tokens[n - 1]) for n in range(1, count + 1)])
+            await _stage(conn, "bulk_kefu", {"n": "int", "account": "text", "nickname": "text", "token": "text"},
+                         [(n, f"lt_kefu{n:05d}", f"压测客服{n:04d}", tokens[n - 1]) for n in range(1, count + 1)])
             await conn.execute(
                 "INSERT INTO shop_admin (shop_id, name, account, password) SELECT $1, b.nickname, b.account, $2"
                 " FROM bulk_kefu b ORDER BY b.n ON CONFLICT DO NOTHING", shop_id, shop_hash)

@@ -210,16 +210,22 @@ def check_sockets(nodes: list[Proc]) -> list[str]:
     return wrong
 
 
-async def check_backends(db: asyncpg.Connection, database: str, procs: list[Proc], pg_port: int, pool_max: int,
-                         nodes: list[Proc]) -> tuple[list[str], dict]:
-    """Every 'kefu' backend of the test database belongs to a running process (a killed node's are
-    gone) and no node holds more than its pool's bound (+1: the LISTEN connection)."""
-    wrong = []
+def local_ports(procs: list[Proc]) -> dict[int, str]:
+    """Local TCP port → the name of the running process that owns it."""
     owner_of_port: dict[int, str] = {}
     for p in procs:
         if p.alive():
             for s in tcp_sockets(p.pid):
                 owner_of_port[s.local_port] = p.name
+    return owner_of_port
+
+
+async def check_backends(db: asyncpg.Connection, database: str, procs: list[Proc], pg_port: int, pool_max: int,
+                         nodes: list[Proc]) -> tuple[list[str], dict]:
+    """Every 'kefu' backend of the test database belongs to a running process (a killed node's are
+    gone) and no node holds more than its pool's bound (+1: the LISTEN connection)."""
+    wrong = []
+    owner_of_port = local_ports(procs)
     rows = await db.fetch("SELECT pid, client_port, application_name FROM pg_stat_activity WHERE datname = $1",
                           database)
     per_owner: Counter[str] = Counter()
@@ -242,11 +248,7 @@ async def check_backends(db: asyncpg.Connection, database: str, procs: list[Proc
 async def check_redis_clients(r: redis.Redis, procs: list[Proc], test_pid: int, bound: int) -> tuple[list[str], dict]:
     """Redis connections belong to running processes only, and each node holds a bounded number."""
     wrong = []
-    owner_of_port: dict[int, str] = {}
-    for p in procs:
-        if p.alive():
-            for s in tcp_sockets(p.pid):
-                owner_of_port[s.local_port] = p.name
+    owner_of_port = local_ports(procs)
     for s in tcp_sockets(test_pid):
         owner_of_port[s.local_port] = "test"
     per_owner: Counter[str] = Counter()
