@@ -8,8 +8,12 @@ a connection whose queue passes its bound (frames or bytes) is a slow consumer: 
 4009, so that one slow socket never stalls the others or grows memory without bound. Idle
 connections hold no queue and no task.
 
-Frames are framed here rather than by aiohttp's writer so that a burst costs one write; aiohttp's
-writer is still used for the close frame, after everything queued has been written.
+Frames are framed here rather than by aiohttp's writer so that a burst costs one write. So is the
+close frame of a close the server decides (`close`): after what was queued (bounded), then the read
+loop waits for the peer's answering close frame before the TCP connection ends (RFC 6455's closing
+handshake), at most CLOSE_TIMEOUT. aiohttp's own close, called beside a pending `receive`, ends
+the TCP connection at once: clients then report 1006 instead of the code, and a reset can even
+destroy the close frame before the client reads it.
 """
 from __future__ import annotations
 
@@ -34,6 +38,10 @@ _ids = itertools.count(1)
 
 SeqKey = tuple[int, int, int] | None   # (shop_id, user_id, seq) of a chat record frame
 
+# How long a socket the server closed waits for the peer's answering close frame; then the TCP
+# connection is cut (a peer that stopped reading never answers, and holds its buffers until then).
+CLOSE_TIMEOUT = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -46,6 +54,10 @@ class Principal:
     nickname: str
     avatar: str
     token_tag: str = ""  # md5(token)[:12]: tells this login from a newer one (close 4004)
+    # The session row the socket rests on (`session` for a user, `kefu_session` for a kefu) and
+    # its expiry when the socket opened (unix seconds): the socket closes when it ends (revocation.py).
+    session_id: int = 0
+    expires_at: float = 0.0
     # The fan-out topic of this principal's connections (see hub): built once, it is used on
     # every message, and the hub's index shares this string.
     topic: str = field(init=False, compare=False)
@@ -67,6 +79,11 @@ def _frame_header(length: int) -> bytes:
     return _HEADER_64(0x81, 127, length)
 
 
+def _close_frame(code: CloseCode) -> bytes:
+    body = struct.pack("!H", code.code) + code.reason.encode()
+    return bytes((0x88, len(body))) + body   # every reason is far below 126 bytes
+
+
 def token_tag(token: str) -> str:
     return hashlib.md5(token.encode()).hexdigest()[:12]
 
@@ -82,7 +99,7 @@ def kefu_topic(kefu_id: int) -> str:
 class Connection:
     __slots__ = ("id", "ws", "principal", "last_seen", "closing", "_queue", "_queued_bytes", "_waiter",
                  "_transport", "_protocol", "max_frames", "max_bytes", "typing_at", "inbox", "worker", "held",
-                 "replayed", "bucket", "strikes", "known", "_loop", "__weakref__")
+                 "replayed", "bucket", "strikes", "known", "_loop", "close_sent", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, request: web.BaseRequest, *,
                  max_frames: int, max_bytes: int):
@@ -93,6 +110,7 @@ class Connection:
         self._protocol = request.protocol
         self.last_seen = time.monotonic()
         self.closing = False
+        self.close_sent = False  # our close frame is out: the peer's answer ends the connection
         # The queue exists only while it holds something: an idle connection carries none.
         self._queue: list[bytes] | None = None
         self._queued_bytes = 0
@@ -217,13 +235,38 @@ class Connection:
         self._loop.create_task(self.close(code, message))
 
     async def close(self, code: CloseCode, message: str | None = None, flush_timeout: float = 1.0) -> None:
+        """The server closes: the `error` frame saying why (if any) and what was queued before it
+        leave first, waiting at most `flush_timeout` for a peer that is not reading (not at all for
+        a slow consumer: that is why it is closed); what is still queued then is dropped, and the
+        close frame is written. The read loop then waits for the peer's answer (`answered`)."""
         if self.closing:
             return
         if message:
+            self.held = None   # a sync being fetched no longer matters; the error frame must not wait
             self.send(message_frame("error", message))
         self.closing = True
-        await self.flush(flush_timeout)
-        try:
-            await self.ws.close(code=code.code, message=code.reason.encode())
-        except Exception:  # already gone: nothing left to tell it
-            pass
+        if code is not closecodes.SLOW_CONSUMER:
+            await self.flush(flush_timeout)
+        self._queue = None
+        self._queued_bytes = 0
+        transport = self._transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            return   # already gone: nothing left to tell it
+        transport.write(_close_frame(code))
+        self.close_sent = True
+        self._loop.call_later(CLOSE_TIMEOUT, _cut, transport)
+
+    async def answered(self) -> None:
+        """The peer's close frame arrived. If it answers ours the closing handshake is complete:
+        aiohttp, which never saw ours, must neither answer nor send one of its own when the
+        handler ends, only drop the connection. Otherwise the peer closes first: answer it."""
+        if self.close_sent:
+            self.ws._closed = True   # aiohttp has no public "close frame already sent" state
+        else:
+            self.closing = True
+            await self.ws.close(drain=False)
+
+
+def _cut(transport: asyncio.BaseTransport) -> None:
+    if not transport.is_closing():
+        transport.abort()

@@ -9,32 +9,36 @@ import asyncpg
 DB = asyncpg.Pool | asyncpg.Connection
 
 # A kefu is usable while it is live and enabled and so is the admin it is bound to (a platform
-# `admin` for shop 0, a `shop_admin` of its own, live shop otherwise).
+# `admin` for shop 0, a `shop_admin` of its own, live and unfrozen shop otherwise).
 _KEFU_USABLE = """
     k.del = 0 AND k.disable = 0 AND (
         (k.shop_id = 0 AND EXISTS (SELECT 1 FROM admin a WHERE a.id = k.admin_id AND a.del = 0 AND a.disable = 0))
      OR (k.shop_id > 0 AND EXISTS (SELECT 1 FROM shop_admin sa JOIN shop sh ON sh.id = sa.shop_id
                                    WHERE sa.id = k.admin_id AND sa.shop_id = k.shop_id
-                                     AND sa.del = 0 AND sa.disable = 0 AND sh.del = 0)))
+                                     AND sa.del = 0 AND sa.disable = 0 AND sh.del = 0 AND sh.is_freeze = 0)))
 """
 
 
 async def user_by_token(db: DB, token: str, client: int) -> asyncpg.Record | None:
     return await db.fetchrow(
-        """SELECT u.id, u.nickname, u.avatar FROM session s JOIN "user" u ON u.id = s.user_id
+        """SELECT u.id, u.nickname, u.avatar, s.id AS session_id, extract(epoch FROM s.expire_time)::float8 AS expires_at
+             FROM session s JOIN "user" u ON u.id = s.user_id
             WHERE s.token = $1 AND s.client = $2 AND s.expire_time > now() AND u.del = 0 AND u.disable = 0""",
         token, client)
 
 
 async def kefu_by_token(db: DB, token: str, client: int) -> asyncpg.Record | None:
     return await db.fetchrow(
-        f"""SELECT k.id, k.shop_id, k.nickname, k.avatar FROM kefu_session s JOIN kefu k ON k.id = s.kefu_id
+        f"""SELECT k.id, k.shop_id, k.nickname, k.avatar, s.id AS session_id,
+                   extract(epoch FROM s.expire_time)::float8 AS expires_at
+              FROM kefu_session s JOIN kefu k ON k.id = s.kefu_id
              WHERE s.token = $1 AND s.client = $2 AND s.expire_time > now() AND {_KEFU_USABLE}""",
         token, client)
 
 
 async def shop_exists(db: DB, shop_id: int) -> bool:
-    return shop_id == 0 or bool(await db.fetchval("SELECT 1 FROM shop WHERE id = $1 AND del = 0", shop_id))
+    return shop_id == 0 or bool(await db.fetchval("SELECT 1 FROM shop WHERE id = $1 AND del = 0 AND is_freeze = 0",
+                                                  shop_id))
 
 
 async def usable_kefu(db: DB, kefu_id: int) -> asyncpg.Record | None:

@@ -20,7 +20,7 @@ from chat_server.chat import ChatError, ChatService
 from chat_server.closecodes import CloseCode
 from chat_server.connection import Connection, Principal, token_tag
 from chat_server.data import principals
-from chat_server.keys import CHAT, HUB, LIMITS, PRESENCE, SWEEPER, TASKS
+from chat_server.keys import CHAT, HUB, LIMITS, PRESENCE, REVOCATION, SWEEPER, TASKS
 from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping, Read, Sync, Transfer, Typing,
                                   UserOnline, decode, message_frame, ping_frame, to_int)
 from shared.service import POOL, SETTINGS
@@ -69,22 +69,25 @@ async def authenticate(pool: asyncpg.Pool, query) -> Principal:
         shop_id = shop_id or 0
         if not await principals.shop_exists(pool, shop_id):
             raise HandshakeRefused(closecodes.FORBIDDEN, errors.NO_SUCH_SHOP)
-        return Principal("user", row["id"], shop_id, client, row["nickname"], row["avatar"], token_tag(token))
+        return Principal("user", row["id"], shop_id, client, row["nickname"], row["avatar"], token_tag(token),
+                         row["session_id"], row["expires_at"])
     row = await principals.kefu_by_token(pool, token, client)
     if row is None:
         raise HandshakeRefused(closecodes.AUTH_FAILED, errors.BAD_TOKEN)
     if shop_id is not None and shop_id != row["shop_id"]:
         # The kefu's shop comes from its row; a console claiming another shop is refused.
         raise HandshakeRefused(closecodes.FORBIDDEN, errors.WRONG_SHOP)
-    return Principal("kefu", row["id"], row["shop_id"], client, row["nickname"], row["avatar"], token_tag(token))
+    return Principal("kefu", row["id"], row["shop_id"], client, row["nickname"], row["avatar"], token_tag(token),
+                     row["session_id"], row["expires_at"])
 
 
 @long_lived
 async def websocket(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     settings = request.app[SETTINGS]
+    # autoclose off: a peer's close frame may be the answer to ours (read_loop, Connection.answered)
     ws = web.WebSocketResponse(max_msg_size=settings.max_frame_bytes, compress=False, heartbeat=None,
-                               decode_text=False)
+                               decode_text=False, autoclose=False)
     if not ws.can_prepare(request).ok:
         if request.path == "/":   # a person's browser on the bare address: the console is at /kefu/
             log_access(SERVICE, request, 302, started)
@@ -102,6 +105,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 raise HandshakeRefused(closecodes.POLICY, errors.BAD_ORIGIN)
             if not limits.new_connection_allowed(request.remote):
                 raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_NEW_CONNECTIONS)
+            checked_at = asyncio.get_running_loop().time()   # revocations after this are re-checked
             principal = await authenticate(request.app[POOL], request.query)
             if limits.too_many_connections(len(request.app[HUB].local(principal.topic))):
                 raise HandshakeRefused(closecodes.RATE_LIMITED, errors.TOO_MANY_CONNECTIONS)
@@ -115,7 +119,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         conn.bucket = limits.connection_bucket()
         conn.send(ping_frame(time.time()))
         conn.send(LOGIN_FRAME)
-        await register(request.app, conn)
+        await register(request.app, conn, checked_at)
         try:
             await read_loop(request.app, conn)
         finally:
@@ -134,14 +138,16 @@ async def refuse(ws: web.WebSocketResponse, code: CloseCode, msg: str) -> web.We
     return ws
 
 
-async def register(app: web.Application, conn: Connection) -> None:
+async def register(app: web.Application, conn: Connection, checked_at: float) -> None:
     await app[HUB].add(conn)
     await app[PRESENCE].connect(conn.principal)
     app[SWEEPER].track(conn)
+    app[REVOCATION].track(conn, checked_at)
 
 
 async def unregister(app: web.Application, conn: Connection) -> None:
     conn.closing = True
+    app[REVOCATION].untrack(conn)
     await app[HUB].remove(conn)
     last, owner = await app[PRESENCE].disconnect(conn.principal)
     if last and conn.principal.role == "user":
@@ -152,18 +158,22 @@ async def unregister(app: web.Application, conn: Connection) -> None:
 
 
 async def read_loop(app: web.Application, conn: Connection) -> None:
+    """Until the connection ends. Once the server is closing it, frames are no longer handled: the
+    loop only waits for the peer's answering close frame (or the cut after CLOSE_TIMEOUT)."""
     ws = conn.ws
     while True:
         msg = await ws.receive()
         if msg.type == WSMsgType.TEXT:
+            if conn.closing:
+                continue
             conn.last_seen = time.monotonic()
             on_text(app, conn, msg.data)
         elif msg.type == WSMsgType.BINARY:
             await conn.close(closecodes.POLICY, "不支持二进制消息")
+        elif msg.type == WSMsgType.CLOSE:
+            await conn.answered()
             return
-        else:   # CLOSE, CLOSING, CLOSED, or ERROR (aiohttp already closed with 1009 for a too-large frame)
-            return
-        if conn.closing:
+        else:   # CLOSING, CLOSED, or ERROR (aiohttp already closed with 1009 for a too-large frame)
             return
 
 
