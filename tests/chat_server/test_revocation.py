@@ -202,3 +202,31 @@ async def test_revocation_reaches_sockets_on_the_other_node(settings_env, commer
     finally:
         for sock in node_a.sockets + node_b.sockets:
             await sock.close()
+
+
+async def test_a_kefu_disabled_in_the_back_office_while_talking_sees_4001(live, commerce_server):
+    """What the console sees (issue 11: it saw 1006): the error frame, then 4001, and the closing
+    handshake completes, even while it keeps sending frames of its own as the close comes."""
+    from tests.commerce_api.helpers import call, login
+    await listening(live)
+    kefu = await live.kefu(2)
+    other = await live.kefu(3)
+
+    async def chatter() -> None:
+        try:
+            while True:
+                await kefu.send("ping")
+                await asyncio.sleep(0.005)
+        except (ConnectionError, RuntimeError):   # the socket is closing: aiohttp refuses to send
+            return
+    sender = asyncio.get_running_loop().create_task(chatter())
+    async with aiohttp.ClientSession(base_url=str(commerce_server.make_url("/"))) as http:
+        token = await login(http)
+        body = await call(http, "POST", "/shopapi/kefu/status", token, json={"id": 2, "disable": 1})
+        assert body["code"] == 1, body
+    code, frames = await kefu.closed()
+    sender.cancel()
+    assert code == 4001
+    assert [f for f in frames if f["event"] != "ping"] == [REVOKED]
+    assert kefu.ws.close_code == 4001
+    await still_open(other)
