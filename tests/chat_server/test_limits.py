@@ -2,6 +2,9 @@
 connections per principal, the Origin allow-list, and a slow consumer cut off (4009)."""
 import asyncio
 
+import aiohttp
+
+from chat_server import connection
 from chat_server.keys import HUB
 from tests.chat_server.test_events import start_conversation
 
@@ -98,5 +101,52 @@ async def test_slow_consumer_is_closed_4009_and_others_unaffected(node):
         slow.send(b'{"event":"notice","data":{"msg":"' + b"x" * 2000 + b'","msg_type":1}}')
     code, _ = await kefu.closed(timeout=10)
     assert code == 4009
+    assert kefu.ws.close_code == 4009     # and the closing handshake completed
     await other_kefu.send("ping")
     assert isinstance((await other_kefu.expect("ping"))["client_time"], int)
+
+
+async def overflow_a_reader_that_stopped(live, kefu) -> connection.Connection:
+    """Stop the kefu's client reading, then push frames at its connection until the server gives
+    up on it: the kernel's buffers and the transport's fill, then the outbound queue."""
+    kefu.ws._conn.transport.pause_reading()
+    slow = live.app[HUB].local("k:2")[0]
+    frame = b'{"event":"notice","data":{"msg":"' + b"x" * 16000 + b'","msg_type":1}}'
+    for _ in range(100_000):
+        if slow.closing:
+            break
+        slow.send(frame)
+        await asyncio.sleep(0)
+    assert slow.closing
+    return slow
+
+
+async def test_a_client_that_stopped_reading_gets_4009_when_it_reads_again(node):
+    """A real slow consumer: the close frame is written even though the peer's buffers are full
+    (the queued frames are dropped, not waited for), so the client reads 4009, not 1006/1000."""
+    live = await node(CHAT_OUTBOX_FRAMES="20", CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
+    kefu = await live.kefu(2)
+    slow = await overflow_a_reader_that_stopped(live, kefu)
+    for _ in range(500):
+        if slow.close_sent:
+            break
+        await asyncio.sleep(0.01)
+    assert slow.close_sent
+    kefu.ws._conn.transport.resume_reading()
+    while (msg := await kefu.ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
+        pass
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4009, msg
+    assert kefu.ws.close_code == 4009
+
+
+async def test_a_client_that_never_reads_again_is_cut_after_the_close_timeout(node, monkeypatch):
+    monkeypatch.setattr(connection, "CLOSE_TIMEOUT", 0.5)
+    live = await node(CHAT_OUTBOX_FRAMES="20", CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
+    kefu = await live.kefu(2)
+    await overflow_a_reader_that_stopped(live, kefu)
+    # its buffers are released: the connection is gone from the node
+    for _ in range(1000):
+        if not live.app[HUB].local("k:2"):
+            break
+        await asyncio.sleep(0.01)
+    assert not live.app[HUB].local("k:2")
