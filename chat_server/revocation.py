@@ -15,6 +15,9 @@ change made by any writer counts. Payloads carry ids, never token text:
 * `session_replaced` (`user|kefu:<id>:<client>:<tag>`, sql/0003): a newer login of the same
   principal and client replaced the token: sockets opened with another token close with 4004.
 
+A notification sent while a node's LISTEN connection was down is lost: once it listens again,
+the node re-checks the logins and shops of its sockets in one round trip (`recheck`).
+
 Lookups go through indexes (by principal in the hub; by session and by shop here), never a scan
 of the node's sockets. A change that lands while a socket is being authenticated (after its
 token was checked, before it is registered) is remembered for a while, so `track` catches it.
@@ -30,6 +33,7 @@ import asyncpg
 
 from chat_server import closecodes, errors
 from chat_server.connection import Connection
+from chat_server.data import principals
 from chat_server.hub import Hub
 from chat_server.tasks import cancel
 
@@ -69,6 +73,8 @@ class RevocationListener:
         self._task: asyncio.Task | None = None
         self._loop = asyncio.get_running_loop()
         self.listening = asyncio.Event()
+        self.listener_pid: int | None = None   # the LISTEN connection's backend (tests end it)
+        self.rechecks = 0
         self._logins: dict[tuple[str, int], _Login] = {}          # (role, session id) → login
         self._shops: dict[int, list[Connection]] = {}             # shop id → its sockets
         # Changes of the last RECENT_SECONDS: key → (loop time received, value), in arrival order.
@@ -206,6 +212,24 @@ class RevocationListener:
 
     # ---------------------------------------------------------------------------- the listener
 
+    async def recheck(self, db: asyncpg.Connection) -> None:
+        """Apply what the node may have missed: every tracked session's current expiry (0, or
+        gone: its principal is revoked or it was logged out) and every tracked shop's state."""
+        asked_at = self._loop.time()
+        keys = list(self._logins)
+        valid, closed_shops = await principals.logins_still_valid(
+            db, [i for role, i in keys if role == "user"], [i for role, i in keys if role == "kefu"],
+            list(self._shops))
+        for shop_id in closed_shops:
+            for conn in tuple(self._shops.get(shop_id, ())):
+                conn.close_soon(closecodes.AUTH_FAILED, errors.SHOP_REVOKED)
+        for key in keys:
+            login = self._logins.get(key)
+            # a notification during the query is newer than its answer
+            if login is not None and not self._happened_since(("session", *key), asked_at):
+                self._set_expiry(key, login, valid.get(key, 0.0), errors.REVOKED)
+        self.rechecks += 1
+
     async def run(self) -> None:
         channels = {REVOKED: self.on_revoked, USER_REVOKED: self.on_user_revoked,
                     SHOP_REVOKED: self.on_shop_revoked, SESSION_CHANGED: self.on_session_changed,
@@ -222,6 +246,9 @@ class RevocationListener:
             try:
                 for channel, callback in channels.items():
                     await conn.add_listener(channel, callback)
+                if self.listener_pid is not None:   # not the first time: changes may have been missed
+                    await self.recheck(conn)
+                self.listener_pid = conn.get_server_pid()
                 self.listening.set()
                 await lost.wait()
                 log.warning("LISTEN connection lost; reconnecting")

@@ -121,3 +121,23 @@ async def kefu_card(db: DB, shop_id: int, kefu_id: int) -> asyncpg.Record | None
     """{id, nickname, avatar} of a live kefu of the shop (who a buyer is talking to)."""
     return await db.fetchrow("SELECT id, nickname, avatar FROM kefu WHERE id = $1 AND shop_id = $2 AND del = 0",
                              kefu_id, shop_id)
+
+
+async def logins_still_valid(db: DB, user_sessions: list[int], kefu_sessions: list[int],
+                             shops: list[int]) -> tuple[dict[tuple[str, int], float], set[int]]:
+    """For sockets that may have missed a revocation: each session's expiry (unix seconds; 0 when
+    its buyer or kefu is no longer usable; absent when the row is gone), and which of `shops` are
+    frozen or deleted."""
+    rows = await db.fetch(
+        f"""SELECT 'user' AS role, s.id, CASE WHEN u.del = 0 AND u.disable = 0
+                   THEN extract(epoch FROM s.expire_time)::float8 ELSE 0 END AS expires_at
+              FROM session s JOIN "user" u ON u.id = s.user_id WHERE s.id = ANY($1::int[])
+            UNION ALL
+            SELECT 'kefu', s.id, CASE WHEN {_KEFU_USABLE} THEN extract(epoch FROM s.expire_time)::float8 ELSE 0 END
+              FROM kefu_session s JOIN kefu k ON k.id = s.kefu_id WHERE s.id = ANY($2::int[])""",
+        user_sessions, kefu_sessions)
+    closed = await db.fetch(
+        """SELECT t.id FROM unnest($1::int[]) AS t(id)
+            WHERE t.id <> 0 AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = t.id AND s.del = 0 AND s.is_freeze = 0)""",
+        shops)
+    return {(r["role"], r["id"]): r["expires_at"] for r in rows}, {r["id"] for r in closed}

@@ -230,3 +230,24 @@ async def test_a_kefu_disabled_in_the_back_office_while_talking_sees_4001(live, 
     assert [f for f in frames if f["event"] != "ping"] == [REVOKED]
     assert kefu.ws.close_code == 4001
     await still_open(other)
+
+
+async def test_changes_made_while_the_node_was_not_listening_are_applied_when_it_listens_again(live):
+    await listening(live)
+    revocation = live.app[REVOCATION]
+    revocation.retry_delay = 3      # the gap in which the changes below are made
+    disabled_buyer = await live.user(8, shop_id=2)
+    logged_out = await live.user(7, shop_id=2)
+    frozen_shop_kefu = await live.kefu(2)
+    untouched = await live.kefu(4)
+    await live.db.execute("SELECT pg_terminate_backend($1)", revocation.listener_pid)
+    await until(lambda: not revocation.listening.is_set())
+    await live.db.execute('UPDATE "user" SET disable = 1 WHERE id = 8')
+    await live.db.execute("UPDATE session SET expire_time = now() WHERE user_id = 7 AND client = 6")
+    await live.db.execute("UPDATE shop SET is_freeze = 1 WHERE id = 1")
+    assert revocation.rechecks == 0      # the node heard none of it
+    await closed_with(disabled_buyer, REVOKED)
+    await closed_with(logged_out, REVOKED)
+    await closed_with(frozen_shop_kefu, SHOP_REVOKED)
+    assert revocation.rechecks == 1
+    await still_open(untouched)
