@@ -180,6 +180,9 @@ def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
         event = decode(raw)
     except BadFrame as bad:
         if bad.fatal:
+            # One line, no traceback: the client is at fault, and the connection rate limit bounds
+            # how often a client can make us write it.
+            log.info("%r: closed 1008: %s", conn, bad)
             conn.close_soon(closecodes.POLICY, str(bad))
         else:
             conn.send(message_frame("error", str(bad)))
