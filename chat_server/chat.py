@@ -263,7 +263,9 @@ class ChatService:
 
     # ------------------------------------------------------------------------------------- sync
 
-    async def sync(self, conn: Connection, data: SyncData) -> None:
+    async def sync(self, conn: Connection, data: SyncData) -> int:
+        """Replay what the client missed; returns the bytes replayed (the view charges them to the
+        rate limit). Past the bound in records or in bytes nothing is replayed (`recovered: false`)."""
         me = conn.principal
         shop_id = to_int(data.shop_id)
         user_id = me.id if me.role == "user" else to_int(data.user_id)
@@ -271,26 +273,34 @@ class ChatService:
             raise ChatError(errors.FORBIDDEN_SHOP)
         if user_id is None or data.after_seq < 0:
             raise ChatError(errors.NO_SUCH_USER)
-        limit = self.settings.sync_replay_limit
+        limit, max_bytes = self.settings.sync_replay_limit, self.settings.sync_replay_max_bytes
         # Frames arriving while the replay is fetched wait, then follow it, minus what it covered:
         # nothing is lost, nothing overtakes the replay, nothing comes twice.
         conn.hold()
         try:
             rows = await conversations.records_after(self.pool, shop_id, user_id, data.after_seq, limit + 1)
-            if len(rows) > limit:
+            payloads, size = [], 0
+            if len(rows) <= limit:
+                for row in rows:
+                    payloads.append(payload := frame("chat", wire.record(row, self.tz)))
+                    size += len(payload)
+                    if size > max_bytes:
+                        break
+            if len(rows) > limit or size > max_bytes:
                 last = await conversations.relation(self.pool, shop_id, user_id)
                 conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id,
                                          "last_seq": last["last_seq"] if last else 0, "recovered": False}))
-                return
+                return 0
             held, conn.held = conn.held, None   # the replay goes out first
-            for row in rows:
-                conn.send(frame("chat", wire.record(row, self.tz)))
+            for payload in payloads:
+                conn.send(payload)
             last_seq = rows[-1]["seq"] if rows else data.after_seq
             if rows:
                 conn.mark_replayed(shop_id, user_id, last_seq)
             conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id, "last_seq": last_seq,
                                      "recovered": True}))
             conn.held = held
+            return size
         finally:
             conn.release()
 

@@ -126,6 +126,19 @@ async def test_sync_replays_in_order_or_refuses_past_the_bound(settings_env, com
         await sock.close()
 
 
+async def test_sync_refuses_a_replay_past_the_byte_bound(node):
+    live = await node(SYNC_REPLAY_MAX_BYTES="8192")          # the record bound (500) is far away
+    kefu, user = await start_conversation(live)
+    for i in range(3):                                       # ~3 KB frames each
+        await user.send("chat", {"msg": f"{i}" + "长" * 999, "msg_type": 1, "to_id": 2, "to_type": "kefu"})
+        await user.expect("chat")
+    await user.send("sync", {"shop_id": 1, "after_seq": 0})   # ~9 KB: refused whole, nothing replayed
+    assert await user.expect("sync") == {"shop_id": 1, "user_id": 7, "last_seq": 3, "recovered": False}
+    await user.send("sync", {"shop_id": 1, "after_seq": 1})   # ~6 KB: replayed
+    assert [(await user.expect("chat"))["seq"] for _ in range(2)] == [2, 3]
+    assert await user.expect("sync") == {"shop_id": 1, "user_id": 7, "last_seq": 3, "recovered": True}
+
+
 async def test_typing_is_forwarded_rate_limited_and_not_stored(live):
     kefu, user = await start_conversation(live)
     await user.send("typing", {"to_id": 2, "to_type": "kefu"})

@@ -43,6 +43,28 @@ async def test_frame_rate_per_principal_spans_connections(node):
     assert len(refused) >= 1 and refused[0]["data"]["msg"] == "发送太频繁，请稍后再试"
 
 
+async def test_a_sync_replay_is_charged_to_the_rate_limit_by_its_size(node):
+    writer = await node(CHAT_RATE_PER_CONNECTION="0", CHAT_RATE_PER_PRINCIPAL="0")
+    kefu, user = await start_conversation(writer)
+    for i in range(80):                                      # ~6 KB each, ~500 KB in all
+        await user.send("chat", {"msg": f"{i}" + "长" * 1990, "msg_type": 1, "to_id": 2, "to_type": "kefu"})
+        await user.expect("chat")
+    # A node of the same database with 2 frames/s (burst 4) per connection: a big replay is worth
+    # ~30 frames, a debt of ~15 s; a small one costs a fraction of a frame.
+    live = await node(CHAT_RATE_PER_CONNECTION="2", CHAT_RATE_PER_PRINCIPAL="0", SYNC_REPLAY_MAX_BYTES="1048576")
+    small = await live.user(7, shop_id=1)
+    await small.send("sync", {"shop_id": 1, "after_seq": 79})
+    assert (await small.expect("chat"))["seq"] == 80 and (await small.expect("sync"))["recovered"] is True
+    await small.send("ping")
+    assert (await small.receive())["event"] == "ping"
+    big = await live.user(7, shop_id=1)
+    await big.send("sync", {"shop_id": 1, "after_seq": 0})
+    assert [(await big.expect("chat"))["seq"] for _ in range(80)] == list(range(1, 81))
+    assert (await big.expect("sync"))["recovered"] is True
+    await big.send("ping")
+    assert await big.receive() == {"event": "error", "data": {"msg": "发送太频繁，请稍后再试", "msg_type": 1}}
+
+
 async def test_new_connections_per_ip(node):
     live = await node(CHAT_CONNECTION_RATE_PER_IP="2")   # burst 4
     token = await live.user_token(7)
