@@ -308,8 +308,13 @@ class ChatService:
 
     async def typing(self, conn: Connection, data: TypingData) -> None:
         me = conn.principal
-        if me.role == "kefu" and (data.to_type != "user" or to_int(data.to_id) is None):
-            raise ChatError(errors.BAD_RECIPIENT)
+        if me.role == "kefu":
+            if data.to_type != "user" or to_int(data.to_id) is None:
+                raise ChatError(errors.BAD_RECIPIENT)
+            # Only to a buyer of a conversation of this shop, as for messages (checked before the
+            # throttle, so every bad recipient gets its error frame).
+            if not await self._conversation_exists(conn, to_int(data.to_id)):
+                raise ChatError(errors.NO_SUCH_USER)
         now = time.monotonic()
         if now - conn.typing_at < TYPING_INTERVAL:
             return   # at most one forwarded per sender per 2 s; the rest are dropped silently

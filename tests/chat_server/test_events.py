@@ -150,6 +150,21 @@ async def test_typing_is_forwarded_rate_limited_and_not_stored(live):
     assert await live.db.fetchval("SELECT count(*) FROM chat_record") == 0
 
 
+async def test_a_kefus_typing_reaches_only_buyers_of_its_shops_conversations(live):
+    kefu, user = await start_conversation(live)                  # kefu 2 (shop 1) and buyer 7
+    stranger = await live.user(8, shop_id=1)                     # a buyer of shop 1, no conversation
+    elsewhere = await live.user(9, shop_id=2)                    # a buyer talking to shop 2 only
+    await elsewhere.send("user_online", {"kefu_id": 4})
+    also_here = await live.user(9, shop_id=1)                    # ... who also has shop 1's page open
+    for to_id in (8, 9, 999999):
+        await kefu.send("typing", {"to_id": to_id, "to_type": "user"})
+        assert (await kefu.expect("error"))["msg"] == "用户不存在"
+    await kefu.send("typing", {"to_id": 7, "to_type": "user"})   # its own conversation: delivered
+    assert (await user.expect("typing"))["from_id"] == 2
+    for sock in (stranger, elsewhere, also_here):
+        await sock.nothing()
+
+
 async def test_revoked_kefu_is_disconnected_at_once(live):
     kefu, _user = await start_conversation(live)
     from chat_server.keys import REVOCATION
