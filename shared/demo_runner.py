@@ -3,8 +3,8 @@
 Database: DATABASE_URL if set (never stopped), else a private Postgres under `<var>/pg`, reused
 while it runs and stopped on exit only if this run started it. `<var>` is ./var, or KEFU_VAR_DIR.
 Then migrate, seed the demo data (idempotent), start both services as child processes with
-the full environment, wait for their /healthz, print a banner, and run until SIGINT/SIGTERM or until
-a service dies.
+the full environment (they end when the demo does, even on SIGKILL), wait for their /healthz,
+print a banner, and run until SIGINT/SIGTERM or until a service dies.
 """
 from __future__ import annotations
 
@@ -88,15 +88,37 @@ class Signals:
             signal.signal(sig, handler)
 
 
+# Runs `python -m <module>` in a child that gets SIGTERM when `kefu demo` dies, however it dies
+# (SIGKILL included), so no service outlives it holding its port. Set in the child itself: a
+# preexec_fn is unsafe once the relay threads run. Linux only (prctl); elsewhere a plain run.
+CHILD_BOOTSTRAP = """\
+import os, runpy, signal, sys
+parent, module = int(sys.argv[1]), sys.argv[2]
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+    if os.getppid() != parent:   # the demo died before the line above: nobody would stop us
+        sys.exit(1)
+sys.argv = [module]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def child_command(module: str) -> list[str]:
+    return [sys.executable, "-c", CHILD_BOOTSTRAP, str(os.getpid()), module]
+
+
 class Child:
-    """A service process whose merged output is relayed line by line, prefixed with its name."""
+    """A service process whose merged output is relayed line by line, prefixed with its name.
+    Started from the main thread: the kernel sends the parent-death signal when the thread that
+    forked the child ends, and the main thread lives as long as the demo."""
 
     def __init__(self, name: str, module: str, env: dict[str, str]):
         self.name = name
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         # Own process group: a terminal's Ctrl-C reaches only `kefu demo`, which stops the
         # children in order instead of having them race it.
-        self.proc = subprocess.Popen([sys.executable, "-m", module], env=env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(child_command(module), env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
         self._reader = threading.Thread(target=self._relay, name=f"relay-{name}", daemon=True)
         self._reader.start()
