@@ -243,20 +243,41 @@ def wait_healthy(children: dict[Child, str]) -> None:
         time.sleep(0.2)
 
 
+LABEL = 21   # width of the banner's label column
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label:<{LABEL}}{value}"
+
+
 def banner(settings: Settings, dsn_note: str) -> str:
+    """Where everything is and the demo accounts to try it with (from shared/demo_data.py)."""
+    from shared.demo_data import (ADMIN_PASSWORD, BUYER_COUNT, GOODS_PER_SHOP, SHOP_PASSWORD, SHOPS,
+                                  USER_PASSWORD)
+    chat = settings.public_chat_url
+    first, second = SHOPS[0], SHOPS[1]
+    merchants = ", ".join(account for shop in SHOPS for _, account, _ in shop.admins)
+    kefu_of = [_row("", f"{shop.name}: " + ", ".join(
+        f"{account} is {nickname}" for admin_id, account, _ in shop.admins
+        for _, kefu_admin, nickname in shop.kefu if kefu_admin == admin_id)) for shop in SHOPS]
     return "\n".join([
         "",
         "kefu demo is running",
-        f"  commerce API     {settings.public_base_url}",
-        f"  chat WebSocket   {settings.public_ws_url}",
-        f"  chat HTTP        {settings.public_chat_url}",
-        f"  kefu console     {settings.public_chat_url}/kefu/",
-        f"  database         {dsn_note}",
-        f"  uploads          {settings.upload_dir}",
+        _row("kefu console", f"{chat}/kefu/"),
+        _row("widget demo page", f"{chat}/widget/demo.html   (a goods page of {first.name}; "
+                                 f"?goods_id={GOODS_PER_SHOP + 1} for {second.name})"),
+        _row("merchant embed demo", f"{chat}/kefu/embed-demo.html"),
+        _row("commerce API", settings.public_base_url),
+        _row("chat WebSocket", settings.public_ws_url),
+        _row("chat HTTP", chat),
+        _row("database", dsn_note),
+        _row("uploads", str(settings.upload_dir)),
         "Demo logins",
-        "  platform admin   admin / admin123456",
-        "  merchant admins  shop1, shop1b, shop2 / shop123456",
-        "  buyers           13800000001 ... 13800000020 / user123456",
+        _row("platform admin", f"admin / {ADMIN_PASSWORD}   (kefu console: 平台客服; merchant embed demo: 平台后台)"),
+        _row("merchant admins", f"{merchants} / {SHOP_PASSWORD}   (kefu console: 商家客服; "
+                                "merchant embed demo: 商家后台)"),
+        *kefu_of,
+        _row("buyers", f"13800000001 ... 138{BUYER_COUNT:08d} / {USER_PASSWORD}   (widget demo page)"),
         "Press Ctrl-C to stop.",
         "",
     ])

@@ -272,6 +272,49 @@ def _check_services(chat_port: int, commerce_port: int) -> None:
             assert get_json(f"http://127.0.0.1:{port}{probe}")["code"] == 1, (port, probe)
 
 
+def get_page(url: str) -> tuple[int, str]:
+    with _no_proxy.open(url, timeout=5) as resp:
+        return resp.status, resp.headers["Content-Type"]
+
+
+def _check_banner(output: str, chat_port: int, commerce_port: int) -> None:
+    """Every page the banner names answers, and every login it offers works as it says."""
+    chat = f"http://127.0.0.1:{chat_port}"
+    lines = output.splitlines()
+    for line in (f"  kefu console         {chat}/kefu/",
+                 f"  widget demo page     {chat}/widget/demo.html   (a goods page of Demo Shop; ?goods_id=13 for "
+                 "Second Shop)",
+                 f"  merchant embed demo  {chat}/kefu/embed-demo.html",
+                 f"  commerce API         http://127.0.0.1:{commerce_port}/",
+                 f"  chat WebSocket       ws://127.0.0.1:{chat_port}"):
+        assert line in lines, output
+    for path in ("/kefu/", "/widget/demo.html", "/widget/demo.html?goods_id=13", "/kefu/embed-demo.html"):
+        assert get_page(chat + path) == (200, "text/html; charset=utf-8"), path
+    assert get_json(f"http://127.0.0.1:{commerce_port}/api/goods/getGoodsDetail?goods_id=13")["data"]["shop_id"] == 2
+
+    def console_login(account: str, password: str, kind: int) -> str:
+        body = post_json(f"{chat}/kefuapi/account/login",
+                         {"account": account, "password": password, "type": kind, "client": 5})
+        assert body["code"] == 1, (account, body)
+        return body["data"]["nickname"]
+
+    account, password = re.search(r"^  platform admin +(\S+) / (\S+) +\(kefu console: 平台客服;", output, re.M).groups()
+    assert console_login(account, password, 0) == "平台客服"
+    accounts, password = re.search(r"^  merchant admins +(.+?) / (\S+) +\(kefu console: 商家客服;", output, re.M).groups()
+    said = {}   # the rows under it: "<shop>: <account> is <kefu>, ..."
+    for shop_row in re.findall(r"^ {23}[\w ]+: (.+)$", output, re.M):
+        said.update(pair.split(" is ") for pair in shop_row.split(", "))
+    assert sorted(said) == sorted(accounts.split(", ")) == ["shop1", "shop1b", "shop2"]
+    for account, nickname in said.items():
+        assert console_login(account, password, 1) == nickname
+    first, last, password = re.search(r"^  buyers +(\d+) \.\.\. (\d+) / (\S+) +\(widget demo page\)$",
+                                      output, re.M).groups()
+    for mobile in (first, last):
+        body = post_json(f"http://127.0.0.1:{commerce_port}/api/account/login",
+                         {"mobile": mobile, "password": password, "client": 6})
+        assert body["code"] == 1, (mobile, body)
+
+
 @pytest.mark.slow
 def test_demo_with_private_postgres_end_to_end(pg_folder):
     var_dir = pg_folder / "var"
@@ -353,8 +396,9 @@ def test_demo_with_database_url_starts_no_postgres(empty_db, tmp_path):
     kefu = Kefu(["demo"], env, tmp_path)
     try:
         kefu.wait_for("Press Ctrl-C to stop.", BANNER_TIMEOUT)
-        assert f"database         {empty_db} (DATABASE_URL)" in kefu.output
+        assert f"  database             {empty_db} (DATABASE_URL)" in kefu.output
         _check_services(chat_port, commerce_port)
+        _check_banner(kefu.output, chat_port, commerce_port)
         assert not (var_dir / "pg").exists()
         assert "private Postgres" not in kefu.output
         assert run_sync(fetchval(empty_db, "SELECT count(*) FROM schema_migrations")) >= 1
