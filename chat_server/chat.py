@@ -263,7 +263,9 @@ class ChatService:
 
     # ------------------------------------------------------------------------------------- sync
 
-    async def sync(self, conn: Connection, data: SyncData) -> None:
+    async def sync(self, conn: Connection, data: SyncData) -> int:
+        """Replay what the client missed; returns the bytes replayed (the view charges them to the
+        rate limit). Past the bound in records or in bytes nothing is replayed (`recovered: false`)."""
         me = conn.principal
         shop_id = to_int(data.shop_id)
         user_id = me.id if me.role == "user" else to_int(data.user_id)
@@ -271,26 +273,34 @@ class ChatService:
             raise ChatError(errors.FORBIDDEN_SHOP)
         if user_id is None or data.after_seq < 0:
             raise ChatError(errors.NO_SUCH_USER)
-        limit = self.settings.sync_replay_limit
+        limit, max_bytes = self.settings.sync_replay_limit, self.settings.sync_replay_max_bytes
         # Frames arriving while the replay is fetched wait, then follow it, minus what it covered:
         # nothing is lost, nothing overtakes the replay, nothing comes twice.
         conn.hold()
         try:
             rows = await conversations.records_after(self.pool, shop_id, user_id, data.after_seq, limit + 1)
-            if len(rows) > limit:
+            payloads, size = [], 0
+            if len(rows) <= limit:
+                for row in rows:
+                    payloads.append(payload := frame("chat", wire.record(row, self.tz)))
+                    size += len(payload)
+                    if size > max_bytes:
+                        break
+            if len(rows) > limit or size > max_bytes:
                 last = await conversations.relation(self.pool, shop_id, user_id)
                 conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id,
                                          "last_seq": last["last_seq"] if last else 0, "recovered": False}))
-                return
+                return 0
             held, conn.held = conn.held, None   # the replay goes out first
-            for row in rows:
-                conn.send(frame("chat", wire.record(row, self.tz)))
+            for payload in payloads:
+                conn.send(payload)
             last_seq = rows[-1]["seq"] if rows else data.after_seq
             if rows:
                 conn.mark_replayed(shop_id, user_id, last_seq)
             conn.send(frame("sync", {"shop_id": shop_id, "user_id": user_id, "last_seq": last_seq,
                                      "recovered": True}))
             conn.held = held
+            return size
         finally:
             conn.release()
 
@@ -298,8 +308,13 @@ class ChatService:
 
     async def typing(self, conn: Connection, data: TypingData) -> None:
         me = conn.principal
-        if me.role == "kefu" and (data.to_type != "user" or to_int(data.to_id) is None):
-            raise ChatError(errors.BAD_RECIPIENT)
+        if me.role == "kefu":
+            if data.to_type != "user" or to_int(data.to_id) is None:
+                raise ChatError(errors.BAD_RECIPIENT)
+            # Only to a buyer of a conversation of this shop, as for messages (checked before the
+            # throttle, so every bad recipient gets its error frame).
+            if not await self._conversation_exists(conn, to_int(data.to_id)):
+                raise ChatError(errors.NO_SUCH_USER)
         now = time.monotonic()
         if now - conn.typing_at < TYPING_INTERVAL:
             return   # at most one forwarded per sender per 2 s; the rest are dropped silently

@@ -1,6 +1,7 @@
 """Rate and size limits of the WebSocket endpoint, as token buckets (configurable, 0 = unlimited):
-frames per second per connection and per principal, new connections per second per client IP,
-connections per principal on a node, and an Origin allow-list."""
+frames per second per connection and per principal (a sync replay charged by its size), new
+connections per second per client IP, connections per principal on a node, and an Origin
+allow-list."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,9 @@ import time
 from shared.settings import Settings
 
 MAX_TRACKED = 100_000      # IP and principal buckets kept; past that, idle ones are forgotten
+# A sync replay costs one frame of the rate limit per this many bytes it sends: asking for the same
+# replay again and again must not turn a 20 frames/s budget into megabytes a second.
+REPLAY_BYTES_PER_FRAME = 16 * 1024
 
 
 class TokenBucket:
@@ -24,6 +28,11 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
+
+    def charge(self, cost: float, now: float) -> None:
+        """Take `cost` tokens, into debt if need be: frames are refused until it is paid back."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - cost
+        self.stamp = now
 
     def idle(self, now: float) -> bool:
         return self.tokens + (now - self.stamp) * self.rate >= self.burst
@@ -61,6 +70,15 @@ class Limits:
         if self.principal_rate and not self._bucket(self._principal, topic, self.principal_rate).take(now):
             return False
         return True
+
+    def charge_replay(self, conn_bucket: TokenBucket | None, topic: str, nbytes: int) -> None:
+        """Charge a sync replay of `nbytes` to the connection's and the principal's budgets."""
+        cost = nbytes / REPLAY_BYTES_PER_FRAME
+        now = time.monotonic()
+        if conn_bucket is not None:
+            conn_bucket.charge(cost, now)
+        if self.principal_rate:
+            self._bucket(self._principal, topic, self.principal_rate).charge(cost, now)
 
     def _bucket(self, table: dict[str, TokenBucket], key: str, rate: float) -> TokenBucket:
         bucket = table.get(key)

@@ -93,11 +93,15 @@ ROLE_EVENTS: dict[str, frozenset[type]] = {
 
 class BadFrame(ValueError):
     """The frame could not be decoded or validated; the message says why, in words for people.
-    `fatal`: not JSON at all, so the connection is closed (1008) rather than answered."""
+    `fatal`: not JSON at all (or nested too deeply to read), so the connection is closed (1008)
+    rather than answered."""
 
     def __init__(self, msg: str, fatal: bool = False):
         super().__init__(msg)
         self.fatal = fatal
+
+
+TOO_DEEP = "消息格式错误: 嵌套过深"
 
 
 def decode(raw: str | bytes) -> Frame:
@@ -113,6 +117,10 @@ def decode(raw: str | bytes) -> Frame:
         raise BadFrame(f"参数错误: {text}") from None
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise BadFrame("消息格式错误: 不是有效的 UTF-8 JSON", fatal=True) from None
+    except RecursionError:
+        # msgspec recurses per nesting level (also when skipping unknown fields) and gives up at the
+        # interpreter's recursion limit: no frame of the protocol nests more than a few levels.
+        raise BadFrame(TOO_DEEP, fatal=True) from None
 
 
 def _is_utf8(raw: bytes) -> bool:

@@ -1,14 +1,14 @@
 """The `kefu` command: migrate, seed the demo data, run one service, or run the whole demo.
 
-The services themselves are always started as `python -m commerce_api` / `python -m chat_server`
-child processes, exactly as in production, so shared/ never imports them.
+The services themselves always run as `python -m commerce_api` / `python -m chat_server`
+processes, exactly as in production, so shared/ never imports them: `kefu chat` and `kefu commerce`
+exec into them, `kefu demo` starts them as children that end with it.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -116,17 +116,14 @@ def add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_service(module: str) -> int:
-    """Run `python -m <module>` with our environment; relay SIGINT/SIGTERM; return its exit code."""
-    # Its own process group: a terminal's Ctrl-C reaches only us, and we pass it on exactly once.
-    child = subprocess.Popen([sys.executable, "-m", module], process_group=0)
-
-    def forward(signum: int, frame: object) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, forward)
-    return exit_code(child.wait())
+    """Become `python -m <module>` (exec, same pid): a supervisor's signals, SIGKILL included,
+    reach the server itself, and no orphan is left holding the port. Returns only if exec fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", module])
+    except OSError as exc:
+        raise CliError(f"cannot start {module}: {exc}") from None
 
 
 def cmd_service(args: argparse.Namespace) -> int:
@@ -145,9 +142,9 @@ COMMANDS = (
     ("seed-demo", cmd_seed_demo, "load the demo data into DATABASE_URL (idempotent)",
      "Migrate DATABASE_URL, then load the demo data (idempotent); demo images go to UPLOAD_DIR."),
     ("commerce", cmd_service, "run the commerce API (python -m commerce_api)",
-     "Run the commerce API as a child process with this environment, as production does."),
+     "Become the commerce API process (python -m commerce_api) with this environment, as production runs it."),
     ("chat", cmd_service, "run the chat server (python -m chat_server)",
-     "Run the chat server as a child process with this environment, as production does."),
+     "Become the chat server process (python -m chat_server) with this environment, as production runs it."),
     ("demo", cmd_demo, "run it all locally: private Postgres, demo data, both services",
      "Start a private Postgres under ./var/pg (or KEFU_VAR_DIR) unless DATABASE_URL is set, migrate, "
      "seed the demo data and run both services until Ctrl-C."),

@@ -3,8 +3,8 @@
 Database: DATABASE_URL if set (never stopped), else a private Postgres under `<var>/pg`, reused
 while it runs and stopped on exit only if this run started it. `<var>` is ./var, or KEFU_VAR_DIR.
 Then migrate, seed the demo data (idempotent), start both services as child processes with
-the full environment, wait for their /healthz, print a banner, and run until SIGINT/SIGTERM or until
-a service dies.
+the full environment (they end when the demo does, even on SIGKILL), wait for their /healthz,
+print a banner, and run until SIGINT/SIGTERM or until a service dies.
 """
 from __future__ import annotations
 
@@ -88,15 +88,37 @@ class Signals:
             signal.signal(sig, handler)
 
 
+# Runs `python -m <module>` in a child that gets SIGTERM when `kefu demo` dies, however it dies
+# (SIGKILL included), so no service outlives it holding its port. Set in the child itself: a
+# preexec_fn is unsafe once the relay threads run. Linux only (prctl); elsewhere a plain run.
+CHILD_BOOTSTRAP = """\
+import os, runpy, signal, sys
+parent, module = int(sys.argv[1]), sys.argv[2]
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+    if os.getppid() != parent:   # the demo died before the line above: nobody would stop us
+        sys.exit(1)
+sys.argv = [module]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def child_command(module: str) -> list[str]:
+    return [sys.executable, "-c", CHILD_BOOTSTRAP, str(os.getpid()), module]
+
+
 class Child:
-    """A service process whose merged output is relayed line by line, prefixed with its name."""
+    """A service process whose merged output is relayed line by line, prefixed with its name.
+    Started from the main thread: the kernel sends the parent-death signal when the thread that
+    forked the child ends, and the main thread lives as long as the demo."""
 
     def __init__(self, name: str, module: str, env: dict[str, str]):
         self.name = name
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         # Own process group: a terminal's Ctrl-C reaches only `kefu demo`, which stops the
         # children in order instead of having them race it.
-        self.proc = subprocess.Popen([sys.executable, "-m", module], env=env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(child_command(module), env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
         self._reader = threading.Thread(target=self._relay, name=f"relay-{name}", daemon=True)
         self._reader.start()
@@ -221,20 +243,41 @@ def wait_healthy(children: dict[Child, str]) -> None:
         time.sleep(0.2)
 
 
+LABEL = 21   # width of the banner's label column
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label:<{LABEL}}{value}"
+
+
 def banner(settings: Settings, dsn_note: str) -> str:
+    """Where everything is and the demo accounts to try it with (from shared/demo_data.py)."""
+    from shared.demo_data import (ADMIN_PASSWORD, BUYER_COUNT, GOODS_PER_SHOP, SHOP_PASSWORD, SHOPS,
+                                  USER_PASSWORD)
+    chat = settings.public_chat_url
+    first, second = SHOPS[0], SHOPS[1]
+    merchants = ", ".join(account for shop in SHOPS for _, account, _ in shop.admins)
+    kefu_of = [_row("", f"{shop.name}: " + ", ".join(
+        f"{account} is {nickname}" for admin_id, account, _ in shop.admins
+        for _, kefu_admin, nickname in shop.kefu if kefu_admin == admin_id)) for shop in SHOPS]
     return "\n".join([
         "",
         "kefu demo is running",
-        f"  commerce API     {settings.public_base_url}",
-        f"  chat WebSocket   {settings.public_ws_url}",
-        f"  chat HTTP        {settings.public_chat_url}",
-        f"  kefu console     {settings.public_chat_url}/kefu/",
-        f"  database         {dsn_note}",
-        f"  uploads          {settings.upload_dir}",
+        _row("kefu console", f"{chat}/kefu/"),
+        _row("widget demo page", f"{chat}/widget/demo.html   (a goods page of {first.name}; "
+                                 f"?goods_id={GOODS_PER_SHOP + 1} for {second.name})"),
+        _row("merchant embed demo", f"{chat}/kefu/embed-demo.html"),
+        _row("commerce API", settings.public_base_url),
+        _row("chat WebSocket", settings.public_ws_url),
+        _row("chat HTTP", chat),
+        _row("database", dsn_note),
+        _row("uploads", str(settings.upload_dir)),
         "Demo logins",
-        "  platform admin   admin / admin123456",
-        "  merchant admins  shop1, shop1b, shop2 / shop123456",
-        "  buyers           13800000001 ... 13800000020 / user123456",
+        _row("platform admin", f"admin / {ADMIN_PASSWORD}   (kefu console: 平台客服; merchant embed demo: 平台后台)"),
+        _row("merchant admins", f"{merchants} / {SHOP_PASSWORD}   (kefu console: 商家客服; "
+                                "merchant embed demo: 商家后台)"),
+        *kefu_of,
+        _row("buyers", f"13800000001 ... 138{BUYER_COUNT:08d} / {USER_PASSWORD}   (widget demo page)"),
         "Press Ctrl-C to stop.",
         "",
     ])

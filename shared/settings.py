@@ -110,6 +110,8 @@ class Settings:
     connection_rate_per_ip: int
     max_connections_per_principal: int
     allowed_origins: tuple[str, ...]
+    # wsproc:
+    sync_replay_max_bytes: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -134,6 +136,12 @@ class Settings:
         if pool_max < pool_min:
             raise SettingsError(f"DB_POOL_MAX ({pool_max}) must not be below DB_POOL_MIN ({pool_min})")
         timeout_ms = _int(env, "COMMERCE_TIMEOUT_MS", 2000, 50, 60000)
+        # wsproc: a replay goes through the connection's outbound queue, so it must fit in it
+        outbox_bytes = _int(env, "CHAT_OUTBOX_BYTES", 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024)
+        replay_bytes = _int(env, "SYNC_REPLAY_MAX_BYTES", min(1024 * 1024, outbox_bytes // 2), 4096, 1024 * 1024 * 1024)
+        if replay_bytes > outbox_bytes:
+            raise SettingsError(f"SYNC_REPLAY_MAX_BYTES ({replay_bytes}) must not be above CHAT_OUTBOX_BYTES "
+                                f"({outbox_bytes}): a replay is queued on the connection at once")
         return cls(
             database_url=_url(env, "DATABASE_URL", None, ("postgres", "postgresql")),
             redis_url=_url(env, "REDIS_URL", None, ("redis", "rediss", "unix")),
@@ -160,7 +168,7 @@ class Settings:
             max_frame_bytes=_int(env, "CHAT_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             max_text_length=_int(env, "CHAT_MAX_TEXT_LENGTH", 2000, 1, 100_000),
             outbox_frames=_int(env, "CHAT_OUTBOX_FRAMES", 1000, 10, 1_000_000),
-            outbox_bytes=_int(env, "CHAT_OUTBOX_BYTES", 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+            outbox_bytes=outbox_bytes,
             kefu_capacity=_int(env, "KEFU_CAPACITY", 50, 1, 100_000),
             sync_replay_limit=_int(env, "SYNC_REPLAY_LIMIT", 500, 1, 100_000),
             presence_ttl=_int(env, "PRESENCE_TTL", 15, 3, 600),
@@ -171,6 +179,8 @@ class Settings:
             connection_rate_per_ip=_int(env, "CHAT_CONNECTION_RATE_PER_IP", 20, 0, 1_000_000),
             max_connections_per_principal=_int(env, "CHAT_MAX_CONNECTIONS_PER_PRINCIPAL", 32, 0, 100_000),
             allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
+            # wsproc:
+            sync_replay_max_bytes=replay_bytes,
         )
 
     def require_database(self) -> str:
@@ -204,6 +214,8 @@ class Settings:
             "rate_per_connection": "CHAT_RATE_PER_CONNECTION", "rate_per_principal": "CHAT_RATE_PER_PRINCIPAL",
             "connection_rate_per_ip": "CHAT_CONNECTION_RATE_PER_IP",
             "max_connections_per_principal": "CHAT_MAX_CONNECTIONS_PER_PRINCIPAL",
+            # wsproc:
+            "sync_replay_max_bytes": "SYNC_REPLAY_MAX_BYTES",
         }
         env = {var: str(getattr(self, attr)) for attr, var in names.items() if getattr(self, attr) is not None}
         env["COMMERCE_TIMEOUT_MS"] = str(int(self.commerce_timeout * 1000))

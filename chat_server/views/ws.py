@@ -21,6 +21,7 @@ from chat_server.closecodes import CloseCode
 from chat_server.connection import Connection, Principal, token_tag
 from chat_server.data import principals
 from chat_server.keys import CHAT, HUB, LIMITS, PRESENCE, REVOCATION, SWEEPER, TASKS
+from chat_server.limits import Limits
 from chat_server.protocol import (LOGIN_FRAME, ROLE_EVENTS, BadFrame, Chat, Ping, Read, Sync, Transfer, Typing,
                                   UserOnline, decode, message_frame, ping_frame, to_int)
 from shared.service import POOL, SETTINGS
@@ -190,6 +191,9 @@ def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
         event = decode(raw)
     except BadFrame as bad:
         if bad.fatal:
+            # One line, no traceback: the client is at fault, and the connection rate limit bounds
+            # how often a client can make us write it.
+            log.info("%r: closed 1008: %s", conn, bad)
             conn.close_soon(closecodes.POLICY, str(bad))
         else:
             conn.send(message_frame("error", str(bad)))
@@ -208,7 +212,7 @@ def on_text(app: web.Application, conn: Connection, raw: bytes) -> None:
         return
     conn.inbox.append(event)
     if conn.worker is None:
-        conn.worker = app[TASKS].spawn(work(app[CHAT], conn))
+        conn.worker = app[TASKS].spawn(work(app[CHAT], app[LIMITS], conn))
 
 
 # The ChatService method of every event but chat (pipelined in `work`).
@@ -216,7 +220,7 @@ HANDLERS = {UserOnline: ChatService.user_online, Transfer: ChatService.transfer,
             Sync: ChatService.sync, Typing: ChatService.typing}
 
 
-async def work(chat: ChatService, conn: Connection) -> None:
+async def work(chat: ChatService, limits: Limits, conn: Connection) -> None:
     """Handle the connection's events in order. Chat messages are pipelined: up to MAX_IN_FLIGHT
     of them wait for their commit together (stored and published in order by the writer); any
     other event first waits until every earlier message is stored and published, so that no
@@ -235,7 +239,9 @@ async def work(chat: ChatService, conn: Connection) -> None:
                 else:
                     while in_flight:
                         await in_flight.popleft()
-                    await HANDLERS[kind](chat, conn, event.data)
+                    replayed = await HANDLERS[kind](chat, conn, event.data)
+                    if kind is Sync and replayed:
+                        limits.charge_replay(conn.bucket, conn.principal.topic, replayed)
             except ChatError as exc:
                 conn.send(message_frame("error", exc.msg))
             except DB_ERRORS as exc:

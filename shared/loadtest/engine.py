@@ -125,6 +125,7 @@ class Engine:
         self.connect_gate = asyncio.Semaphore(plan.connect_concurrency)
         self.sending = False
         self.stopping = False
+        self.finished = asyncio.Event()         # finish(): end the measured phase before its planned end
         self.sent_serial = 0
         self.established = 0
         self.peak = 0
@@ -549,9 +550,9 @@ class Engine:
             if plan.scenario == "storm":
                 senders.append(self.spawn(self.storms(end)))
         if plan.warmup:
-            await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+            await self.until_finished(measure_from)
             self.start_measuring()
-        await asyncio.sleep(max(0.0, end - time.monotonic()))
+        await self.until_finished(end)
         self.sending = False
         self.phases["measure_end"] = time.monotonic()
         await asyncio.gather(*senders, return_exceptions=True)
@@ -566,6 +567,18 @@ class Engine:
         result = self.result()
         await self.close()
         return result
+
+    def finish(self) -> None:
+        """End the measured phase now rather than at its planned end; the run then drains, checks
+        and reports as usual. For a caller that stops on an event (a test) instead of a duration."""
+        self.finished.set()
+
+    async def until_finished(self, at: float) -> None:
+        """Sleep until time `at` (time.monotonic()), or until finish() is called."""
+        try:
+            await asyncio.wait_for(self.finished.wait(), max(0.0, at - time.monotonic()))
+        except asyncio.TimeoutError:
+            pass
 
     async def drain(self) -> None:
         """Wait (bounded) for the echoes of what was sent and for reconnections under way; stop

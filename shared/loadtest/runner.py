@@ -114,8 +114,11 @@ class Progress:
             print(progress_line(second, sum(c for c, _ in got), self.planned, merged), file=self.out, flush=True)
 
 
-async def run_in_process(plan: Plan, progress: Progress) -> dict[str, Any]:
+async def run_in_process(plan: Plan, progress: Progress,
+                         on_engine: Callable[[Engine], None] | None = None) -> dict[str, Any]:
     engine = Engine(plan, on_tick=lambda t: progress.tick(t["second"], t["conns"], t["metrics"]))
+    if on_engine is not None:
+        on_engine(engine)
     try:
         await engine.connect_all()
     except BaseException:
@@ -165,8 +168,11 @@ async def run_workers(plans: list[Plan], progress: Progress) -> list[dict[str, A
                     await proc.wait()
 
 
-async def run_loadtest(args: Any, out: TextIO | None = sys.stderr) -> dict[str, Any]:
-    """Run the load test described by the parsed options; the result document."""
+async def run_loadtest(args: Any, out: TextIO | None = sys.stderr,
+                       on_engine: Callable[[Engine], None] | None = None) -> dict[str, Any]:
+    """Run the load test described by the parsed options; the result document. `on_engine` is
+    given the engine of an in-process run (one worker) as soon as it exists: a caller can watch
+    its measurements and end it with `Engine.finish()`."""
     allow = args.allow_remote
     try:
         check_target(args.url, allow, ("ws", "wss"))
@@ -200,8 +206,10 @@ async def run_loadtest(args: Any, out: TextIO | None = sys.stderr) -> dict[str, 
         print(f"kefu loadtest {args.scenario}: {len(slots)} connections to {args.url} from "
               f"{', '.join(s or 'auto' for s in sources)} in {workers} process(es); shops {shops}; {load}; "
               f"{args.duration:g} s measured", file=out, flush=True)
+    if on_engine is not None and workers != 1:
+        raise LoadTestError("on_engine needs an in-process run (one worker)")
     if workers == 1:
-        finals = [await run_in_process(replace(base, worker=0), progress)]
+        finals = [await run_in_process(replace(base, worker=0), progress, on_engine)]
     else:
         finals = await run_workers(split_plans(base, workers), progress)
     metrics = Metrics()

@@ -126,6 +126,19 @@ async def test_sync_replays_in_order_or_refuses_past_the_bound(settings_env, com
         await sock.close()
 
 
+async def test_sync_refuses_a_replay_past_the_byte_bound(node):
+    live = await node(SYNC_REPLAY_MAX_BYTES="8192")          # the record bound (500) is far away
+    kefu, user = await start_conversation(live)
+    for i in range(3):                                       # ~3 KB frames each
+        await user.send("chat", {"msg": f"{i}" + "长" * 999, "msg_type": 1, "to_id": 2, "to_type": "kefu"})
+        await user.expect("chat")
+    await user.send("sync", {"shop_id": 1, "after_seq": 0})   # ~9 KB: refused whole, nothing replayed
+    assert await user.expect("sync") == {"shop_id": 1, "user_id": 7, "last_seq": 3, "recovered": False}
+    await user.send("sync", {"shop_id": 1, "after_seq": 1})   # ~6 KB: replayed
+    assert [(await user.expect("chat"))["seq"] for _ in range(2)] == [2, 3]
+    assert await user.expect("sync") == {"shop_id": 1, "user_id": 7, "last_seq": 3, "recovered": True}
+
+
 async def test_typing_is_forwarded_rate_limited_and_not_stored(live):
     kefu, user = await start_conversation(live)
     await user.send("typing", {"to_id": 2, "to_type": "kefu"})
@@ -135,6 +148,21 @@ async def test_typing_is_forwarded_rate_limited_and_not_stored(live):
     await kefu.send("typing", {"to_id": 7, "to_type": "user"})
     assert await user.expect("typing") == {"shop_id": 1, "user_id": 7, "from_id": 2, "from_type": "kefu"}
     assert await live.db.fetchval("SELECT count(*) FROM chat_record") == 0
+
+
+async def test_a_kefus_typing_reaches_only_buyers_of_its_shops_conversations(live):
+    kefu, user = await start_conversation(live)                  # kefu 2 (shop 1) and buyer 7
+    stranger = await live.user(8, shop_id=1)                     # a buyer of shop 1, no conversation
+    elsewhere = await live.user(9, shop_id=2)                    # a buyer talking to shop 2 only
+    await elsewhere.send("user_online", {"kefu_id": 4})
+    also_here = await live.user(9, shop_id=1)                    # ... who also has shop 1's page open
+    for to_id in (8, 9, 999999):
+        await kefu.send("typing", {"to_id": to_id, "to_type": "user"})
+        assert (await kefu.expect("error"))["msg"] == "用户不存在"
+    await kefu.send("typing", {"to_id": 7, "to_type": "user"})   # its own conversation: delivered
+    assert (await user.expect("typing"))["from_id"] == 2
+    for sock in (stranger, elsewhere, also_here):
+        await sock.nothing()
 
 
 async def test_revoked_kefu_is_disconnected_at_once(live):

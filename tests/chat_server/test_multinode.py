@@ -1,12 +1,12 @@
 """Two chat nodes sharing Redis and Postgres: fan-out and presence across nodes, expiry of a dead
 node's presence, and a Redis outage healed by `resync` + `sync`."""
-import asyncio
 
 import pytest
 
 from chat_server.keys import PRESENCE
 from shared.settings import Settings
 from tests.chat_server.conftest import Chat
+from tests.chat_server.test_broker_redis import eventually, until_subscribed
 from tests.tcp_proxy import TcpProxy
 
 
@@ -27,7 +27,7 @@ async def test_message_crosses_nodes_and_presence_is_shared(node_env, db, aiohtt
     node_a = await make_node(aiohttp_client, node_env, db)
     node_b = await make_node(aiohttp_client, node_env, db)
     kefu = await node_b.kefu(2)
-    await asyncio.sleep(0.2)   # the subscription reaches Redis
+    await until_subscribed(node_env["REDIS_URL"], "k:2")
     user = await node_a.user(7, shop_id=1)
     await user.send("user_online", {"kefu_id": 3})     # kefu 3 is offline: the online kefu 2 is chosen
     row = await kefu.expect("user_online")
@@ -60,9 +60,11 @@ async def test_dead_nodes_presence_expires(node_env, db, aiohttp_client):
     presence_a = node_a.app[PRESENCE]
     presence_a._task.cancel()
     presence_a._client = None        # and it can no longer say goodbye
-    await asyncio.sleep(float(node_env["PRESENCE_TTL"]) + 1.5)
-    presence_b._live = (0.0, [])
-    assert not await presence_b.is_kefu_online(3)
+
+    async def expired() -> bool:
+        presence_b._live = (0.0, [])     # no cached answer
+        return not await presence_b.is_kefu_online(3)
+    await eventually(expired, timeout=float(node_env["PRESENCE_TTL"]) + 30, what="node A's presence expiring")
     assert await presence_b.online_kefu(1) == {}
 
 
@@ -75,12 +77,12 @@ async def test_redis_outage_keeps_local_service_and_heals(node_env, db, aiohttp_
     node_b = await make_node(aiohttp_client, env, db)
     try:
         kefu_a = await node_a.kefu(2)
-        await asyncio.sleep(0.2)
+        await until_subscribed(node_env["REDIS_URL"], "k:2")
         user = await node_a.user(7, shop_id=1)
         await user.send("user_online", {"kefu_id": 2})
         await kefu_a.expect("user_online")
         kefu_b = await node_b.kefu(2)          # the same agent, a second tab on the other node
-        await asyncio.sleep(0.2)
+        await until_subscribed(node_env["REDIS_URL"], "k:2", count=2)
 
         proxy.down()
         await user.send("chat", {"msg": "断线中", "msg_type": 1, "to_id": 2, "to_type": "kefu"})

@@ -1,5 +1,7 @@
 """Bad input of every class gets an `error` frame or a documented close code, loses nothing, and
 leaves the server serving everyone else."""
+import logging
+
 import pytest
 
 from tests.chat_server.test_events import start_conversation
@@ -170,3 +172,18 @@ async def test_handshake_refusals(live, query, code):
     sock = await live.connect(query.format(t=token), expect_login=False)
     got, frames = await sock.closed()
     assert got == code and frames[0]["event"] == "error"
+
+
+@pytest.mark.parametrize("where", ["data", "extra"])     # a value the frame reads, and one it skips
+async def test_deeply_nested_frame_closes_1008_with_one_short_log_line(live, caplog, where):
+    kefu, user = await start_conversation(live)
+    caplog.set_level(logging.DEBUG)
+    nested = "[" * 10_000 + "]" * 10_000
+    await user.send_raw(f'{{"event":"ping","{where}":{nested}}}')
+    code, frames = await user.closed()
+    assert code == 1008 and frames[-1] == {"event": "error", "data": {"msg": "消息格式错误: 嵌套过深", "msg_type": 1}}
+    assert (await kefu.expect("user_online"))["online"] == 0      # unregistered: the handler ended cleanly
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    about = [r for r in caplog.records if "嵌套过深" in r.getMessage()]
+    assert len(about) == 1 and len(about[0].getMessage()) < 200
+    await still_serving(live, kefu, await live.user(7, shop_id=1))

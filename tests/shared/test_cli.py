@@ -193,19 +193,53 @@ def test_seed_demo_migrates_and_is_idempotent(empty_db, tmp_path):
 
 # ------------------------------------------------------------------------------ one service
 
-def test_kefu_commerce_runs_the_service_and_forwards_sigterm(empty_db, tmp_path):
+def bindable(port: int) -> bool:
+    """Whether a server could listen on the port now (SO_REUSEADDR as aiohttp: TIME_WAIT is fine)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def service_env(dsn: str, tmp_path: Path) -> tuple[dict[str, str], int, int]:
+    chat_port, commerce_port = free_port(), free_port()
+    return kefu_env(DATABASE_URL=dsn, CHAT_PORT=str(chat_port), COMMERCE_PORT=str(commerce_port),
+                    INTERNAL_API_KEY="k" * 24, UPLOAD_DIR=str(tmp_path / "uploads")), chat_port, commerce_port
+
+
+def test_kefu_commerce_is_the_service_process_and_stops_on_sigterm(empty_db, tmp_path):
     assert run_kefu(["migrate"], kefu_env(DATABASE_URL=empty_db)).returncode == 0
-    port = free_port()
-    kefu = Kefu(["commerce"], kefu_env(DATABASE_URL=empty_db, COMMERCE_PORT=str(port), INTERNAL_API_KEY="k" * 24,
-                                       UPLOAD_DIR=str(tmp_path / "uploads")), tmp_path)
+    env, _, port = service_env(empty_db, tmp_path)
+    kefu = Kefu(["commerce"], env, tmp_path)
     try:
         kefu.wait_for("commerce_api listening", 60)
         assert wait_until(lambda: not refuses(port), 10)
         assert get_json(f"http://127.0.0.1:{port}/readyz")["code"] == 1
-        assert len(kefu.children) == 1
+        assert kefu.children == []                       # exec'd: the service runs under kefu's own pid
+        assert "commerce_api" in Path(f"/proc/{kefu.proc.pid}/cmdline").read_text()
         assert kefu.stop(signal.SIGTERM) == 0
-        assert not alive(kefu.children[0])
         assert refuses(port)
+    finally:
+        kefu.kill()
+
+
+@pytest.mark.parametrize("command, port_index", [("chat", 1), ("commerce", 2)])
+def test_a_supervisor_sigkilling_kefu_leaves_no_server_on_the_port(empty_db, tmp_path, command, port_index):
+    """As a supervisor runs it: its own process, a DATABASE_URL, SIGKILL to the pid it started."""
+    assert run_kefu(["migrate"], kefu_env(DATABASE_URL=empty_db)).returncode == 0
+    settings = service_env(empty_db, tmp_path)
+    env, port = settings[0], settings[port_index]
+    kefu = Kefu([command], env, tmp_path)
+    try:
+        assert wait_until(lambda: not refuses(port) or kefu.proc.poll() is not None, 60), kefu.output
+        assert get_json(f"http://127.0.0.1:{port}/healthz")["code"] == 1
+        kefu.children = children_of(kefu.proc.pid)      # for the clean-up, should the test fail
+        kefu.proc.kill()
+        kefu.proc.wait(timeout=STOP_TIMEOUT)
+        assert wait_until(lambda: bindable(port), STOP_TIMEOUT), f"port {port} still held after SIGKILL"
     finally:
         kefu.kill()
 
@@ -236,6 +270,49 @@ def _check_services(chat_port: int, commerce_port: int) -> None:
     for port in (chat_port, commerce_port):
         for probe in ("/healthz", "/readyz"):
             assert get_json(f"http://127.0.0.1:{port}{probe}")["code"] == 1, (port, probe)
+
+
+def get_page(url: str) -> tuple[int, str]:
+    with _no_proxy.open(url, timeout=5) as resp:
+        return resp.status, resp.headers["Content-Type"]
+
+
+def _check_banner(output: str, chat_port: int, commerce_port: int) -> None:
+    """Every page the banner names answers, and every login it offers works as it says."""
+    chat = f"http://127.0.0.1:{chat_port}"
+    lines = output.splitlines()
+    for line in (f"  kefu console         {chat}/kefu/",
+                 f"  widget demo page     {chat}/widget/demo.html   (a goods page of Demo Shop; ?goods_id=13 for "
+                 "Second Shop)",
+                 f"  merchant embed demo  {chat}/kefu/embed-demo.html",
+                 f"  commerce API         http://127.0.0.1:{commerce_port}/",
+                 f"  chat WebSocket       ws://127.0.0.1:{chat_port}"):
+        assert line in lines, output
+    for path in ("/kefu/", "/widget/demo.html", "/widget/demo.html?goods_id=13", "/kefu/embed-demo.html"):
+        assert get_page(chat + path) == (200, "text/html; charset=utf-8"), path
+    assert get_json(f"http://127.0.0.1:{commerce_port}/api/goods/getGoodsDetail?goods_id=13")["data"]["shop_id"] == 2
+
+    def console_login(account: str, password: str, kind: int) -> str:
+        body = post_json(f"{chat}/kefuapi/account/login",
+                         {"account": account, "password": password, "type": kind, "client": 5})
+        assert body["code"] == 1, (account, body)
+        return body["data"]["nickname"]
+
+    account, password = re.search(r"^  platform admin +(\S+) / (\S+) +\(kefu console: 平台客服;", output, re.M).groups()
+    assert console_login(account, password, 0) == "平台客服"
+    accounts, password = re.search(r"^  merchant admins +(.+?) / (\S+) +\(kefu console: 商家客服;", output, re.M).groups()
+    said = {}   # the rows under it: "<shop>: <account> is <kefu>, ..."
+    for shop_row in re.findall(r"^ {23}[\w ]+: (.+)$", output, re.M):
+        said.update(pair.split(" is ") for pair in shop_row.split(", "))
+    assert sorted(said) == sorted(accounts.split(", ")) == ["shop1", "shop1b", "shop2"]
+    for account, nickname in said.items():
+        assert console_login(account, password, 1) == nickname
+    first, last, password = re.search(r"^  buyers +(\d+) \.\.\. (\d+) / (\S+) +\(widget demo page\)$",
+                                      output, re.M).groups()
+    for mobile in (first, last):
+        body = post_json(f"http://127.0.0.1:{commerce_port}/api/account/login",
+                         {"mobile": mobile, "password": password, "client": 6})
+        assert body["code"] == 1, (mobile, body)
 
 
 @pytest.mark.slow
@@ -319,8 +396,9 @@ def test_demo_with_database_url_starts_no_postgres(empty_db, tmp_path):
     kefu = Kefu(["demo"], env, tmp_path)
     try:
         kefu.wait_for("Press Ctrl-C to stop.", BANNER_TIMEOUT)
-        assert f"database         {empty_db} (DATABASE_URL)" in kefu.output
+        assert f"  database             {empty_db} (DATABASE_URL)" in kefu.output
         _check_services(chat_port, commerce_port)
+        _check_banner(kefu.output, chat_port, commerce_port)
         assert not (var_dir / "pg").exists()
         assert "private Postgres" not in kefu.output
         assert run_sync(fetchval(empty_db, "SELECT count(*) FROM schema_migrations")) >= 1
@@ -347,6 +425,21 @@ def test_demo_stops_everything_when_a_service_dies(empty_db, tmp_path):
         assert "kefu: chat exited with code 137; its last output:" in kefu.output
         assert not any(alive(pid) for pid in kefu.children)
         assert refuses(commerce_port)
+    finally:
+        kefu.kill()
+
+
+@pytest.mark.slow
+def test_a_sigkilled_demo_takes_its_services_with_it(empty_db, tmp_path):
+    env, chat_port, commerce_port = _demo_env(tmp_path / "var", DATABASE_URL=empty_db)
+    kefu = Kefu(["demo"], env, tmp_path)
+    try:
+        kefu.wait_for("Press Ctrl-C to stop.", BANNER_TIMEOUT)
+        assert len(kefu.children) == 2
+        kefu.proc.kill()                                 # no chance to stop them itself
+        kefu.proc.wait(timeout=STOP_TIMEOUT)
+        assert wait_until(lambda: not any(alive(pid) for pid in kefu.children), STOP_TIMEOUT + 10), kefu.output
+        assert wait_until(lambda: bindable(chat_port) and bindable(commerce_port), STOP_TIMEOUT)
     finally:
         kefu.kill()
 

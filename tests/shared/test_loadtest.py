@@ -195,24 +195,49 @@ def test_histogram_image_needs_matplotlib(tmp_path):
         assert (tmp_path / "h.png").stat().st_size > 1000
 
 
-async def test_closed_loop_senders_give_up_on_a_late_echo_and_go_on(live, commerce_server, db_dsn, monkeypatch):
-    monkeypatch.setattr(engine, "ECHO_TIMEOUT", 0.5)
-    args = parse(options(live, commerce_server, "chat", "--connections", "4", "--closed-loop", "--duration", "4",
-                         "--warmup", "0"))
+async def until(run: asyncio.Future, condition, what: str, timeout: float = 60) -> None:
+    """Wait for `condition()` while the load test `run` goes on; fail if it ends first, or after a
+    generous deadline (a busy machine is slow, never that slow)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if run.done():
+            run.result()
+            pytest.fail(f"the load test ended before {what}")
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"no {what} within {timeout} s")
+        await asyncio.sleep(0.02)
 
-    async def stall_the_store() -> None:
-        # Every message waits for this lock for 2 s: its echo is late, the sender gives up on it.
-        await asyncio.sleep(1.0)
+
+async def test_closed_loop_senders_give_up_on_a_late_echo_and_go_on(live, commerce_server, db_dsn, monkeypatch):
+    """Driven by what the engine has seen, not by the clock: stall the store once the senders are
+    echoing, release it once a sender has given up, end the run once they went on."""
+    monkeypatch.setattr(engine, "ECHO_TIMEOUT", 0.5)
+    args = parse(options(live, commerce_server, "chat", "--connections", "4", "--closed-loop", "--duration", "600",
+                         "--warmup", "0"))
+    engines: list[engine.Engine] = []
+    run = asyncio.ensure_future(run_loadtest(args, out=None, on_engine=engines.append))
+    counters = lambda: engines[0].metrics.counters
+    in_flight = lambda: {cmid for c in engines[0].conns for cmid in c.outstanding}
+    try:
+        await until(run, lambda: engines and counters()["echoed"] >= 8, "echoes before the stall")
         blocker = await asyncpg.connect(db_dsn)
         try:
+            # Every message now waits for this lock: its echo is late, the sender gives up on it.
             await blocker.execute("BEGIN; LOCK TABLE chat_relation IN EXCLUSIVE MODE")
-            await asyncio.sleep(2.0)
+            await until(run, lambda: engines[0].metrics.errors["echo timeout"] >= 1, "sender giving up")
+            stuck = in_flight()
             await blocker.execute("ROLLBACK")
         finally:
             await blocker.close()
-
-    result, _ = await asyncio.gather(run_loadtest(args, out=None), stall_the_store())
-    assert set(result["errors"]) == {"echo timeout"} and 1 <= result["errors"]["echo timeout"] <= 4
-    # The senders went on after the stall (and the late echoes still arrived, once each).
+        echoed = counters()["echoed"]
+        # The senders go on, and the echoes they gave up on still arrive.
+        await until(run, lambda: counters()["echoed"] >= echoed + 20 and not stuck & in_flight(),
+                    "sending after the stall")
+    finally:
+        if engines:
+            engines[0].finish()
+        result = await run
+    assert stuck
+    assert set(result["errors"]) == {"echo timeout"} and result["errors"]["echo timeout"] >= 1
     assert result["counters"]["echoed"] > 20
     assert result["counters"].get("duplicates", 0) == 0

@@ -44,7 +44,10 @@ async def test_send_retry_error_and_tracking(live):
         third = await user.send_chat(2, "kefu", "还在吗")
         assert third["seq"] == 3
 
-        await asyncio.sleep(0.2)          # the kefu's copy of the last message arrives
+        deadline = asyncio.get_running_loop().time() + 10
+        while kefu.tracker.conversations[(1, 7)].last_seq < 3:   # the kefu's copy of the last message
+            assert asyncio.get_running_loop().time() < deadline, "the kefu never got the last message"
+            await asyncio.sleep(0.02)
         for client in (user, kefu):
             conv = client.tracker.conversations[(1, 7)]
             assert conv.last_seq == 3 and conv.missing() == []

@@ -7,8 +7,10 @@ import orjson
 import pytest
 import redis.asyncio as redis
 
+from chat_server.keys import PRESENCE
 from shared.settings import Settings
 from tests.chat_server.conftest import Chat
+from tests.chat_server.test_broker_redis import eventually, until_subscribed
 from tests.tcp_proxy import TcpProxy
 
 
@@ -49,7 +51,8 @@ async def test_transfer_to_buyer_on_other_node_then_buyer_leaves(two_nodes, redi
     node_a, node_b = two_nodes
     kefu2 = await node_a.kefu(2)
     kefu3 = await node_a.kefu(3)
-    await asyncio.sleep(0.2)                       # subscriptions reach Redis
+    await until_subscribed(redis_url, "k:2")
+    await until_subscribed(redis_url, "k:3")
     user = await node_b.user(7, shop_id=1)
     await user.send("user_online", {"kefu_id": 2})
     assert (await kefu2.expect("user_online"))["kefu_id"] == 2
@@ -129,6 +132,10 @@ async def presence_users(redis_url: str) -> dict[str, int]:
         await r.aclose()
 
 
+async def _matches(redis_url: str, expected: dict) -> bool:
+    return await presence_users(redis_url) == expected
+
+
 async def test_buyers_who_connect_while_a_node_rewrites_its_presence_are_not_lost(
         settings_env, commerce_server, redis_url, db, aiohttp_client):
     """After a Redis outage a node rewrites its presence hashes from memory; a buyer who connects
@@ -141,16 +148,22 @@ async def test_buyers_who_connect_while_a_node_rewrites_its_presence_are_not_los
     node = await make_node(aiohttp_client, env, db)
     try:
         proxy.down()
-        await asyncio.sleep(1.5)              # a heartbeat fails: the node is no longer in sync
+        presence = node.app[PRESENCE]
+        # a heartbeat fails: the node is no longer in sync
+        await eventually(lambda: not presence._synced, timeout=30, what="the node noticing the outage")
         proxy.delay = 0.3                     # Redis is back, far away: a rewrite takes a round trip
         proxy.up()
         for user_id in range(1, 13):          # buyers keep arriving across the next heartbeats
             await node.user(user_id, shop_id=1)
             await asyncio.sleep(0.15)
         proxy.delay = 0.0
-        await asyncio.sleep(1.5)              # further heartbeats: nothing is out of sync any more
+        # further heartbeats: nothing is out of sync any more (a lost buyer never comes back)
         expected = {f"1:{u}": 1 for u in range(1, 13)}
-        found = await presence_users(redis_url)
+        try:
+            await eventually(lambda: presence._synced, timeout=30, what="the node back in sync")
+            await eventually(lambda: _matches(redis_url, expected), timeout=30, what="every buyer in presence")
+        finally:
+            found = await presence_users(redis_url)
         assert found == expected, f"missing from presence: {sorted(set(expected) - set(found))}"
     finally:
         for sock in node.sockets:
