@@ -27,6 +27,7 @@ from aiohttp.multipart import BodyPartReader
 
 from shared.settings import Settings
 from shared.timefmt import zone
+from shared.urls import file_url
 from shared.web import ApiError
 
 FIELD = "file"
@@ -224,15 +225,10 @@ async def is_own_upload(db: asyncpg.Pool | asyncpg.Connection, uploader_type: st
 
 # -------------------------------------------------------------------------------------- answering
 
-def public_url(settings: Settings, uri: str) -> str:
-    """Absolute URL of a relative upload path (PUBLIC_BASE_URL ends with a slash)."""
-    return settings.public_base_url + uri
-
-
 def upload_payload(settings: Settings, row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     """The likeshop answer of an upload: {id, cid, type, name, shop_id, uri (absolute), base_uri}."""
     return {"id": row["id"], "cid": row["cid"], "type": row["type"], "name": row["name"],
-            "shop_id": row["shop_id"], "uri": public_url(settings, row["uri"]), "base_uri": row["uri"]}
+            "shop_id": row["shop_id"], "uri": file_url(settings.public_base_url, row["uri"]), "base_uri": row["uri"]}
 
 
 # ----------------------------------------------------------------------------------- the whole job

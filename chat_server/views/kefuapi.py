@@ -3,6 +3,11 @@
 Everything but login and config needs the kefu's `token` header, and everything is scoped to the
 kefu's own shop: a user id is only answered for buyers who have a conversation with that shop, so
 a forged id never reaches another shop's buyers, their profiles or their orders.
+
+Media the console puts straight into an <img> (avatars of kefuInfo, online and userInfo, the
+favicon, order images and shop logos) are answered absolute, as the original's were; record
+`from_avatar`, image `msg`, `goods.image` and the user list's `avatar` stay relative, as the
+console prefixes `base_domain` to those itself (spec §3.1).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from shared.passwords import check_account_password
 from shared.service import POOL, SETTINGS
 from shared.timefmt import format_time
 from shared.tokens import new_token
+from shared.urls import file_url
 from shared.uploads import accept_image_upload
 from shared.web import ApiError, load, ok, page_args, paged, parse, read_params, request_token
 
@@ -69,6 +75,19 @@ async def logout(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------------------------------ chat
 
+def _url(request: web.Request, path: str) -> str:
+    return file_url(request.app[SETTINGS].public_base_url, path)
+
+
+def _absolute_order_media(request: web.Request, page: dict) -> dict:
+    """The internal API's order page (relative paths) with its shop logos and goods images absolute."""
+    for order in page["list"]:
+        order["shop"]["logo"] = _url(request, order["shop"]["logo"])
+        for line in order["order_goods"]:
+            line["image"] = _url(request, line["image"])
+    return page
+
+
 async def _conversation_user(request: web.Request, shop_id: int, args: dict) -> int:
     """The `user_id` asked about, provided that buyer has a conversation with the kefu's shop."""
     user_id = args["user_id"]
@@ -108,7 +127,7 @@ async def online_kefu(request: web.Request) -> web.Response:
     kefu = await current_kefu(request)
     online = await request.app[PRESENCE].online_kefu(kefu["shop_id"])
     usable = await principals.usable_kefu_of_shop(request.app[POOL], kefu["shop_id"])
-    return ok([{"id": k["id"], "nickname": k["nickname"], "avatar": k["avatar"]}
+    return ok([{"id": k["id"], "nickname": k["nickname"], "avatar": _url(request, k["avatar"])}
                for k in usable if k["id"] in online and k["id"] != kefu["id"]])
 
 
@@ -133,11 +152,13 @@ async def user_info(request: web.Request) -> web.Response:
     kefu = await current_kefu(request)
     user_id = await _conversation_user(request, kefu["shop_id"], await parse(request, _user_input))
     try:
-        return ok(await request.app[COMMERCE].user_info(user_id))
+        panel = await request.app[COMMERCE].user_info(user_id)
     except CommerceUnavailable:
         raise ApiError(USER_INFO_UNAVAILABLE) from None
     except CommerceError as exc:
         raise ApiError(str(exc)) from None
+    panel["avatar"] = _url(request, panel["avatar"])
+    return ok(panel)
 
 
 async def orders(request: web.Request) -> web.Response:
@@ -148,12 +169,13 @@ async def orders(request: web.Request) -> web.Response:
     user_id = await _conversation_user(request, kefu["shop_id"], args)
     page_no, page_size = page_args(params)
     try:
-        return ok(await request.app[COMMERCE].user_orders(user_id, kefu["shop_id"] or None, args["order_sn"] or None,
-                                                          page_no, page_size))
+        page = await request.app[COMMERCE].user_orders(user_id, kefu["shop_id"] or None, args["order_sn"] or None,
+                                                       page_no, page_size)
     except CommerceUnavailable:
         raise ApiError(ORDERS_UNAVAILABLE) from None
     except CommerceError as exc:
         raise ApiError(str(exc)) from None
+    return ok(_absolute_order_media(request, page))
 
 
 async def kefu_info(request: web.Request) -> web.Response:
@@ -161,14 +183,14 @@ async def kefu_info(request: web.Request) -> web.Response:
     kefu = await current_kefu(request)
     online = await request.app[PRESENCE].is_kefu_online(kefu["id"])
     return ok({"id": kefu["id"], "shop_id": kefu["shop_id"], "nickname": kefu["nickname"],
-               "avatar": kefu["avatar"], "online": 1 if online else 0})
+               "avatar": _url(request, kefu["avatar"]), "online": 1 if online else 0})
 
 
 async def config(request: web.Request) -> web.Response:
     """GET /kefuapi/chat/config (no login): where the console finds files and the WebSocket."""
     settings = request.app[SETTINGS]
     site = await chat_config.website(request.app[POOL])
-    return ok({"base_domain": settings.public_base_url, "web_favicon": site["favicon"],
+    return ok({"base_domain": settings.public_base_url, "web_favicon": _url(request, site["favicon"]),
                "company_name": site["name"], "ws_domain": settings.public_ws_url})
 
 

@@ -9,9 +9,9 @@ from aiohttp import web
 from commerce_api.auth import current_user
 from commerce_api.data import user_sessions, users
 from commerce_api.schemas_buyer import LoginInput, RegisterInput
-from commerce_api.views.present import file_url
 from shared.passwords import check_password, make_password
 from shared.service import POOL, SETTINGS
+from shared.urls import file_url
 from shared.web import ApiError, ok, parse
 
 _login_input = LoginInput()
@@ -20,7 +20,7 @@ _register_input = RegisterInput()
 
 def _login_data(user: asyncpg.Record, token: str, request: web.Request) -> dict[str, Any]:
     return {"id": user["id"], "nickname": user["nickname"],
-            "avatar": file_url(request.app[SETTINGS], user["avatar"]), "level": user["level"], "token": token}
+            "avatar": file_url(request.app[SETTINGS].public_base_url, user["avatar"]), "level": user["level"], "token": token}
 
 
 async def login(request: web.Request) -> web.Response:

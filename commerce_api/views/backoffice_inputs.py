@@ -88,8 +88,3 @@ def with_times(row: dict[str, Any], tz: str, names: Iterable[str] = ("create_tim
         if name in row:
             row[name] = format_time(row[name], tz)
     return row
-
-
-def absolute_url(base_url: str, path: str) -> str:
-    """A stored relative path as the URL the mall's pages load it from ('' stays '')."""
-    return base_url + path if path else ""

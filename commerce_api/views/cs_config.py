@@ -15,9 +15,10 @@ from marshmallow import validate
 from commerce_api.auth import current_admin
 from commerce_api.data import admins, config
 from commerce_api.views.admin_family import add_family_routes
-from commerce_api.views.backoffice_inputs import WholeNumber, absolute_url, text_field, upload_path_field
+from commerce_api.views.backoffice_inputs import WholeNumber, text_field, upload_path_field
 from shared.inputs import INT4_MAX
 from shared.service import POOL, SETTINGS
+from shared.urls import file_url
 from shared.web import ApiError, Input, ok, parse
 
 CONTACT_NAMES = ("wechat", "phone", "business_time", "image")
@@ -72,7 +73,7 @@ async def _contact(request: web.Request, shop_id: int) -> dict[str, str]:
 
 
 def _url(request: web.Request, path: str) -> str:
-    return absolute_url(request.app[SETTINGS].public_base_url, path)
+    return file_url(request.app[SETTINGS].public_base_url, path)
 
 
 async def platform_customer_service(request: web.Request) -> web.Response:

@@ -5,8 +5,8 @@ from aiohttp import web
 
 from commerce_api.data import goods
 from commerce_api.schemas_buyer import GoodsDetailInput, GoodsListInput
-from commerce_api.views.present import file_url
 from shared.service import POOL, SETTINGS
+from shared.urls import file_url
 from shared.web import ApiError, load, ok, page_args, paged, parse, read_params
 
 _detail_input = GoodsDetailInput()
@@ -22,8 +22,8 @@ async def detail(request: web.Request) -> web.Response:
     except goods.GoodsOffSale:
         raise ApiError("商品已下架") from None
     settings = request.app[SETTINGS]
-    item["image"] = file_url(settings, item["image"])
-    item["shop"]["logo"] = file_url(settings, item["shop"]["logo"])
+    item["image"] = file_url(settings.public_base_url, item["image"])
+    item["shop"]["logo"] = file_url(settings.public_base_url, item["shop"]["logo"])
     return ok(item)
 
 
@@ -35,7 +35,7 @@ async def listing(request: web.Request) -> web.Response:
                                                page_size, (page_no - 1) * page_size)
     settings = request.app[SETTINGS]
     for row in rows:
-        row["image"] = file_url(settings, row["image"])
+        row["image"] = file_url(settings.public_base_url, row["image"])
     return ok(paged(rows, count, page_no, page_size))
 
 

@@ -2,7 +2,7 @@
 
 The key is checked before anything else, parameters included, so a caller without it learns
 nothing: every /internal path, unknown ones too, answers the same code -1 envelope.
-Images stay the stored relative paths; the chat server's clients prefix `base_domain`.
+Images stay the stored relative paths: the chat server makes absolute the ones its console uses verbatim.
 """
 from __future__ import annotations
 

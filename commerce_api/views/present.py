@@ -11,13 +11,7 @@ from typing import Any
 
 from shared.settings import Settings
 from shared.timefmt import format_time
-
-
-def file_url(settings: Settings, path: str) -> str:
-    """A stored path ("uploads/x.png") as an absolute URL; empty and absolute values pass through."""
-    if not path or path.startswith(("http://", "https://")):
-        return path
-    return settings.public_base_url + path.lstrip("/")
+from shared.urls import file_url
 
 
 def format_date(value: date | None) -> str:
@@ -31,7 +25,7 @@ def order_out(order: dict[str, Any], settings: Settings, *, absolute_urls: bool)
         if key in order:
             order[key] = format_time(order[key], settings.time_zone)
     if absolute_urls:
-        order["shop"]["logo"] = file_url(settings, order["shop"]["logo"])
+        order["shop"]["logo"] = file_url(settings.public_base_url, order["shop"]["logo"])
         for line in order["order_goods"]:
-            line["image"] = file_url(settings, line["image"])
+            line["image"] = file_url(settings.public_base_url, line["image"])
     return order

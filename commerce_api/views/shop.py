@@ -5,8 +5,8 @@ from aiohttp import web
 
 from commerce_api.data import goods, shops
 from commerce_api.schemas_buyer import ShopInfoInput
-from commerce_api.views.present import file_url
 from shared.service import POOL, SETTINGS
+from shared.urls import file_url
 from shared.web import ApiError, ok, parse
 
 _info_input = ShopInfoInput()
@@ -19,8 +19,8 @@ async def info(request: web.Request) -> web.Response:
     if shop is None:
         raise ApiError("店铺信息不存在")
     settings = request.app[SETTINGS]
-    shop["logo"] = file_url(settings, shop["logo"])
-    shop["background"] = file_url(settings, shop["background"])
+    shop["logo"] = file_url(settings.public_base_url, shop["logo"])
+    shop["background"] = file_url(settings.public_base_url, shop["background"])
     shop["goods_count"] = await goods.on_sale_count(pool, shop["id"])
     return ok(shop)
 

@@ -45,7 +45,8 @@ async def test_merchant_login_form_encoded_and_the_token_opens_the_websocket(liv
     sock = await live.connect(f"token={data['token']}&type=kefu&client=5&shop_id=1")
     assert await call(live, "GET", "/kefuapi/chat/kefuInfo", data["token"]) == {
         "code": 1, "show": 0, "msg": "",
-        "data": {"id": 2, "shop_id": 1, "nickname": "Demo客服A", "avatar": "uploads/demo/kefu_2.png", "online": 1}}
+        "data": {"id": 2, "shop_id": 1, "nickname": "Demo客服A",
+                 "avatar": live.settings.public_base_url + "uploads/demo/kefu_2.png", "online": 1}}
     await sock.close()
 
 

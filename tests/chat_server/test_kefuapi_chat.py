@@ -172,8 +172,11 @@ async def test_online_lists_the_other_usable_online_kefu_of_my_shop(live):
     await live.kefu(1)        # the platform
     await live.connect(f"token={token}&type=kefu&client=5")     # myself
     assert (await get(live, "/kefuapi/chat/online", token))["data"] == [
-        {"id": 3, "nickname": "Demo客服B", "avatar": "uploads/demo/kefu_3.png"}]
+        {"id": 3, "nickname": "Demo客服B", "avatar": live.settings.public_base_url + "uploads/demo/kefu_3.png"}]
     assert (await get(live, "/kefuapi/chat/online", await live.kefu_token(4)))["data"] == []
+    # an avatar never set stays empty (not a bare base_domain)
+    await live.db.execute("UPDATE kefu SET avatar = '' WHERE id = 3")
+    assert (await get(live, "/kefuapi/chat/online", token))["data"][0]["avatar"] == ""
     # disabled while connected: no longer a transfer target
     await live.db.execute("UPDATE kefu SET disable = 1 WHERE id = 3")
     assert (await get(live, "/kefuapi/chat/online", token))["data"] == []
@@ -219,16 +222,20 @@ async def test_replies_never_cross_shops(live):
 
 async def test_kefu_info_shape_and_online_flag(live):
     token = await live.kefu_token(4)
-    expected = {"id": 4, "shop_id": 2, "nickname": "Second客服", "avatar": "uploads/demo/kefu_4.png", "online": 0}
+    expected = {"id": 4, "shop_id": 2, "nickname": "Second客服",
+                "avatar": live.settings.public_base_url + "uploads/demo/kefu_4.png", "online": 0}
     assert await get(live, "/kefuapi/chat/kefuInfo", token) == {"code": 1, "show": 0, "msg": "", "data": expected}
     sock = await live.kefu(4)
     assert (await get(live, "/kefuapi/chat/kefuinfo", await live.kefu_token(4)))["data"] == {**expected, "online": 1}
     await sock.close()
     assert (await get(live, "/KEFUAPI/chat/KefuInfo", await live.kefu_token(4)))["data"]["online"] == 0
+    await live.db.execute("UPDATE kefu SET avatar = '' WHERE id = 4")
+    assert (await get(live, "/kefuapi/chat/kefuInfo", await live.kefu_token(4)))["data"]["avatar"] == ""
 
 
 async def test_config_needs_no_login(live):
-    expected = {"base_domain": live.settings.public_base_url, "web_favicon": "uploads/demo/favicon.png",
+    expected = {"base_domain": live.settings.public_base_url,
+                "web_favicon": live.settings.public_base_url + "uploads/demo/favicon.png",
                 "company_name": "演示商城", "ws_domain": live.settings.public_ws_url}
     assert await get(live, "/kefuapi/chat/config") == {"code": 1, "show": 0, "msg": "", "data": expected}
     assert expected["base_domain"].endswith("/") and expected["ws_domain"].startswith("ws")

@@ -23,10 +23,13 @@ async def test_user_info_is_the_panel_of_a_buyer_of_my_shop(live):
     assert set(info) == USER_INFO_KEYS
     assert_int(info["id"], info["level"], info["client"])
     assert {k: info[k] for k in USER_INFO_KEYS - {"create_time"}} == {
-        "id": 7, "sn": "10000007", "nickname": "买家07", "avatar": "uploads/demo/user.png", "level": 1,
+        "id": 7, "sn": "10000007", "nickname": "买家07", "avatar": live.settings.public_base_url + "uploads/demo/user.png",
+        "level": 1,
         "mobile": "138****0007", "total_order_amount": "0.00", "birthday": "1997-08-08", "client": 6,
         "level_name": "普通会员", "client_desc": "H5"}
     assert len(info["create_time"]) == 19
+    await live.db.execute('UPDATE "user" SET avatar = \'\' WHERE id = 7')
+    assert (await get(live, "/kefuapi/chat/userInfo", await live.kefu_token(2), user_id=7))["data"]["avatar"] == ""
 
 
 async def test_user_info_never_crosses_shops(live):
@@ -71,7 +74,18 @@ async def test_orders_of_a_buyer_in_my_shop_only(live):
     assert_int(order["id"], order["order_status"], order["order_type"])
     texts = {0: "待付款", 1: "待发货", 2: "待收货", 3: "已完成", 4: "已关闭"}
     assert {o["order_status"]: o["order_status_text"] for o in page["list"]} == texts
-    assert all(o["order_goods"] and not o["order_goods"][0]["image"].startswith("http") for o in page["list"])
+    # the console puts these into <img> as they are: absolute, as the original's were
+    base = live.settings.public_base_url
+    stored = {r["image"] for r in await live.db.fetch("SELECT image FROM order_goods")}
+    assert all(o["order_goods"] for o in page["list"])
+    assert {line["image"] for o in page["list"] for line in o["order_goods"]} <= {base + s for s in stored if s}
+    logo = await live.db.fetchval("SELECT logo FROM shop WHERE id = 1")
+    assert logo and {o["shop"]["logo"] for o in page["list"]} == {base + logo}
+    await live.db.execute("UPDATE shop SET logo = '' WHERE id = 1")
+    await live.db.execute("UPDATE order_goods SET image = ''")
+    emptied = (await get(live, "/kefuapi/chat/order", token, user_id=1))["data"]["list"]
+    assert {o["shop"]["logo"] for o in emptied} == {""}
+    assert {line["image"] for o in emptied for line in o["order_goods"]} == {""}
 
     # a forged shop_id changes nothing
     forged = (await get(live, "/kefuapi/chat/order", token, user_id=1, shop_id=2))["data"]

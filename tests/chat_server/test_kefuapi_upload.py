@@ -59,6 +59,25 @@ async def test_uploaded_image_can_be_sent_and_nobody_else_can_send_it(live):
     assert await live.db.fetchval("SELECT count(*) FROM chat_record WHERE msg_type = 2") == 1
 
 
+async def test_record_and_user_list_media_stay_relative(live):
+    """The console prefixes `base_domain` to these itself, so they must not come absolute."""
+    base_uri = (await upload(live, await live.kefu_token(2), image_form(_png((4, 5, 6)))))["data"]["base_uri"]
+    kefu, user = await live.kefu(2), await live.user(7, shop_id=1)
+    await user.send("chat", {"msg": "5", "msg_type": 3, "to_id": 2, "to_type": "kefu"})
+    await kefu.expect("chat")
+    await kefu.send("chat", {"msg": base_uri, "msg_type": 2, "to_id": 7, "to_type": "user"})
+    await user.expect("chat")
+
+    token = await live.kefu_token(2)
+    records = (await call(live, "GET", "/kefuapi/chat/record", token, params={"user_id": 7}))["data"]["list"]
+    card, image = [r for r in records if r["msg_type"] == 3][0], [r for r in records if r["msg_type"] == 2][0]
+    goods_image = await live.db.fetchval("SELECT image FROM goods WHERE id = 5")
+    assert goods_image and card["goods"]["image"] == goods_image
+    assert image["msg"] == base_uri
+    assert {r["from_avatar"] for r in records} == {"uploads/demo/user.png", "uploads/demo/kefu_2.png"}
+    users = (await call(live, "GET", "/kefuapi/chat/user", token))["data"]["list"]
+    assert [u["avatar"] for u in users if u["user_id"] == 7] == ["uploads/demo/user.png"]
+
 async def test_upload_refuses_what_is_not_an_image(live):
     token = await live.kefu_token(2)
     script = await upload(live, token, image_form(b"<script>alert(1)</script>", "x.png"))
